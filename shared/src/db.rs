@@ -1,0 +1,211 @@
+//! DynamoDB writes: items from serde types, and transactions that retry DynamoDB's
+//! TransactionConflict (another transaction touched one of the items at the same moment).
+//! A conflicted transaction changed nothing, so running it again is safe.
+
+use anyhow::Context;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{CancellationReason, Put, TransactWriteItem};
+use serde::Serialize;
+use std::future::Future;
+use std::time::Duration;
+
+use crate::store::Item;
+
+pub const MAX_CONFLICT_RETRIES: u32 = 4;
+const CONDITION_FAILED: &str = "ConditionalCheckFailed";
+const CONFLICT: &str = "TransactionConflict";
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransactError {
+    /// A condition of the transaction was false: nothing was written. One reason per item, in
+    /// the order the items were given.
+    #[error("transaction cancelled by a condition")]
+    Cancelled(Vec<CancellationReason>),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl TransactError {
+    /// Whether the condition of the item at `index` is what failed.
+    pub fn condition_failed_at(&self, index: usize) -> bool {
+        match self {
+            Self::Cancelled(reasons) => {
+                reasons.get(index).and_then(|r| r.code()) == Some(CONDITION_FAILED)
+            }
+            Self::Unexpected(_) => false,
+        }
+    }
+
+    /// The item as it stood when its condition failed (needs ReturnValuesOnConditionCheckFailure).
+    pub fn item_at(&self, index: usize) -> Option<&Item> {
+        match self {
+            Self::Cancelled(reasons) => reasons.get(index).and_then(|r| r.item()),
+            Self::Unexpected(_) => None,
+        }
+    }
+}
+
+pub fn to_item(value: &impl Serialize) -> anyhow::Result<Item> {
+    serde_dynamo::to_item(value).context("convert a value into a DynamoDB item")
+}
+
+/// A Put that fails when an item with the same key already exists.
+pub fn put_new(table: &str, value: &impl Serialize) -> anyhow::Result<TransactWriteItem> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(to_item(value)?))
+        .condition_expression("attribute_not_exists(pk)")
+        .build()
+        .context("build a conditional put")?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// Runs a transaction, retrying while DynamoDB reports only TransactionConflict.
+pub async fn transact(
+    client: &aws_sdk_dynamodb::Client,
+    items: Vec<TransactWriteItem>,
+) -> Result<(), TransactError> {
+    retry_conflicts(|| {
+        client
+            .transact_write_items()
+            .set_transact_items(Some(items.clone()))
+            .send()
+    })
+    .await
+    .map(|_| ())
+}
+
+/// Calls `send` until it succeeds, fails otherwise than by conflict, or has conflicted
+/// [`MAX_CONFLICT_RETRIES`] times more, with jittered exponential backoff in between.
+pub async fn retry_conflicts<F, Fut, T>(mut send: F) -> Result<T, TransactError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, SdkError<TransactWriteItemsError, HttpResponse>>>,
+{
+    let mut retries = 0;
+    loop {
+        let error = match send().await {
+            Ok(output) => return Ok(output),
+            Err(error) => error,
+        };
+        match classify(error) {
+            Classified::Conflict if retries < MAX_CONFLICT_RETRIES => {
+                tokio::time::sleep(backoff(retries)).await;
+                retries += 1;
+            }
+            Classified::Conflict => {
+                return Err(anyhow::anyhow!(
+                    "transaction still conflicting after {MAX_CONFLICT_RETRIES} retries"
+                )
+                .into())
+            }
+            Classified::Cancelled(reasons) => return Err(TransactError::Cancelled(reasons)),
+            Classified::Other(error) => return Err(error.into()),
+        }
+    }
+}
+
+enum Classified {
+    Conflict,
+    Cancelled(Vec<CancellationReason>),
+    Other(anyhow::Error),
+}
+
+fn classify(error: SdkError<TransactWriteItemsError, HttpResponse>) -> Classified {
+    if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+        error.as_service_error()
+    {
+        let reasons = cancelled.cancellation_reasons().to_vec();
+        let code = |r: &CancellationReason| r.code().unwrap_or("None").to_owned();
+        let conflicted = reasons.iter().any(|r| code(r) == CONFLICT);
+        let only_conflicts = reasons
+            .iter()
+            .all(|r| matches!(code(r).as_str(), CONFLICT | "None"));
+        return if conflicted && only_conflicts {
+            Classified::Conflict
+        } else {
+            Classified::Cancelled(reasons)
+        };
+    }
+    let message = aws_sdk_dynamodb::error::DisplayErrorContext(&error).to_string();
+    Classified::Other(anyhow::Error::new(error).context(format!("transact write items: {message}")))
+}
+
+fn backoff(retries: u32) -> Duration {
+    let base_ms = 10_u64 << retries.min(6);
+    let mut byte = [0_u8; 1];
+    let jitter = getrandom::fill(&mut byte)
+        .map(|()| u64::from(byte[0]) % base_ms)
+        .unwrap_or(0);
+    Duration::from_millis(base_ms + jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::types::error::TransactionCanceledException;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn cancelled(codes: &[&str]) -> SdkError<TransactWriteItemsError, HttpResponse> {
+        let reasons = codes
+            .iter()
+            .map(|c| CancellationReason::builder().code(*c).build())
+            .collect();
+        let exception = TransactionCanceledException::builder()
+            .set_cancellation_reasons(Some(reasons))
+            .build();
+        let raw = HttpResponse::new(StatusCode::try_from(400).expect("status"), SdkBody::empty());
+        SdkError::service_error(
+            TransactWriteItemsError::TransactionCanceledException(exception),
+            raw,
+        )
+    }
+
+    #[tokio::test]
+    async fn conflicts_are_retried_until_the_transaction_goes_through() {
+        let calls = AtomicU32::new(0);
+        let result = retry_conflicts(|| {
+            let call = calls.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if call < 2 {
+                    Err(cancelled(&["None", CONFLICT]))
+                } else {
+                    Ok(call)
+                }
+            }
+        })
+        .await;
+        assert_eq!(result.expect("succeeds"), 2);
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_failed_condition_is_returned_at_once_with_its_position() {
+        let calls = AtomicU32::new(0);
+        let result: Result<(), _> = retry_conflicts(|| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async { Err(cancelled(&[CONDITION_FAILED, CONFLICT])) }
+        })
+        .await;
+        let error = result.expect_err("cancelled");
+        assert!(error.condition_failed_at(0));
+        assert!(!error.condition_failed_at(1));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn endless_conflicts_give_up_after_the_retry_budget() {
+        let calls = AtomicU32::new(0);
+        let result: Result<(), _> = retry_conflicts(|| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async { Err(cancelled(&[CONFLICT])) }
+        })
+        .await;
+        assert!(matches!(result, Err(TransactError::Unexpected(_))));
+        assert_eq!(calls.load(Ordering::SeqCst), MAX_CONFLICT_RETRIES + 1);
+    }
+}

@@ -1,0 +1,18 @@
+//! Everything the CapeControl Auth functions share: configuration, the HTTP boundary, the domain
+//! types parsed from requests, password hashing, tokens and the single-table mapping.
+
+pub mod audit;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod email;
+pub mod fields;
+pub mod http;
+pub mod jwt;
+pub mod keyring;
+pub mod opaque_token;
+pub mod password;
+pub mod request_meta;
+pub mod state;
+pub mod store;
+pub mod telemetry;

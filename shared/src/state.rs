@@ -1,0 +1,61 @@
+//! What a function builds once per cold start and shares across invocations.
+
+use anyhow::Context;
+use tokio::sync::OnceCell;
+
+use crate::config::Settings;
+use crate::jwt::TokenPolicy;
+use crate::keyring::KeyRing;
+use crate::password::{Hasher, PasswordHashString};
+
+#[derive(Debug)]
+pub struct AppState {
+    pub settings: Settings,
+    pub dynamo: aws_sdk_dynamodb::Client,
+    pub keys: KeyRing,
+    pub tokens: TokenPolicy,
+    pub hasher: Hasher,
+    dummy_hash: OnceCell<PasswordHashString>,
+}
+
+impl AppState {
+    /// Reads the environment and AWS configuration (`AWS_ENDPOINT_URL` points it at the local
+    /// emulator); fails at start when configuration is missing.
+    pub async fn from_env() -> anyhow::Result<Self> {
+        let settings = Settings::from_env().context("read settings")?;
+        let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .load()
+            .await;
+        Ok(Self::new(settings, &aws))
+    }
+
+    pub fn new(settings: Settings, aws: &aws_config::SdkConfig) -> Self {
+        let dynamo = aws_sdk_dynamodb::Client::new(aws);
+        let secrets = aws_sdk_secretsmanager::Client::new(aws);
+        let tokens = TokenPolicy {
+            issuer: settings.jwt_issuer.clone(),
+            audience: settings.jwt_audience.clone(),
+            lifetime: settings.access_token_ttl,
+        };
+        Self {
+            keys: KeyRing::new(secrets, settings.signing_secret_id.clone()),
+            dynamo,
+            tokens,
+            hasher: Hasher::owasp(),
+            settings,
+            dummy_hash: OnceCell::new(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.settings.table_name
+    }
+
+    /// The hash an unknown email is verified against, made on first use.
+    pub async fn dummy_hash(&self) -> anyhow::Result<PasswordHashString> {
+        self.dummy_hash
+            .get_or_try_init(|| self.hasher.dummy_hash())
+            .await
+            .cloned()
+    }
+}
