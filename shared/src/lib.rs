@@ -13,6 +13,7 @@ pub mod keyring;
 pub mod opaque_token;
 pub mod password;
 pub mod request_meta;
+pub mod runtime;
 pub mod state;
 pub mod store;
 pub mod telemetry;

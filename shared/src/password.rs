@@ -42,12 +42,15 @@ impl PasswordRejection {
 }
 
 /// A password as presented, NFKC-normalized so that visually equal input hashes equally.
-pub struct Password(SecretString);
+/// Cloning shares the one secret allocation.
+#[derive(Clone)]
+pub struct Password(Arc<SecretString>);
 
 impl Password {
     /// A login attempt: only the byte cap applies, so an over-long value costs no hashing.
     pub fn from_attempt(raw: &str) -> Option<Self> {
-        (raw.len() <= MAX_BYTES).then(|| Self(SecretString::from(raw.nfkc().collect::<String>())))
+        let normalized: String = raw.nfkc().collect();
+        (raw.len() <= MAX_BYTES).then(|| Self(Arc::new(SecretString::from(normalized))))
     }
 
     /// A new password: length in characters after normalization, and strength judged with the
@@ -72,7 +75,7 @@ impl Password {
         if u8::from(zxcvbn::zxcvbn(&normalized, &inputs).score()) < MIN_STRENGTH {
             return Err(PasswordRejection::TooWeak);
         }
-        Ok(Self(SecretString::from(normalized)))
+        Ok(Self(Arc::new(SecretString::from(normalized))))
     }
 
     fn bytes(&self) -> &[u8] {

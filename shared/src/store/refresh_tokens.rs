@@ -55,6 +55,8 @@ pub struct RefreshTokenItem {
     pub created_at: String,
     pub expires_at: String,
     pub expires_epoch: i64,
+    /// The absolute end of the family; a rotated token never outlives it.
+    pub family_expires_epoch: i64,
     /// Epoch milliseconds of the first rotation; absent while the token is unused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotated_at_ms: Option<i64>,

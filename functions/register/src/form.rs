@@ -1,0 +1,289 @@
+//! The registration body, parsed field by field into domain types; every bad field is reported.
+
+use capecontrol_shared::email::Email;
+use capecontrol_shared::fields::Fields;
+use capecontrol_shared::http::ApiError;
+use capecontrol_shared::password::Password;
+use capecontrol_shared::store::users::{Experience, Role};
+use serde_json::{Map, Value};
+
+const MAX_NAME_CHARS: usize = 100;
+const MAX_LONG_TEXT_CHARS: usize = 255;
+const MAX_PHONE_CHARS: usize = 20;
+
+#[derive(Debug)]
+pub struct Registration {
+    pub email: Email,
+    pub password: Password,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<String>,
+    pub website: Option<String>,
+    pub company: Option<String>,
+    pub role: Role,
+    pub experience: Option<Experience>,
+}
+
+impl Registration {
+    pub fn parse(object: Map<String, Value>) -> Result<Self, ApiError> {
+        let mut fields = Fields::new(object);
+        let email = parse_email(&mut fields);
+        let first_name = text(&mut fields, "first_name", MAX_NAME_CHARS);
+        let last_name = text(&mut fields, "last_name", MAX_NAME_CHARS);
+        let password = parse_password(&mut fields, &email, [&first_name, &last_name]);
+        let phone = parse_phone(&mut fields);
+        let website = parse_website(&mut fields);
+        let company = text(&mut fields, "company", MAX_LONG_TEXT_CHARS);
+        let role = parse_role(&mut fields);
+        let experience = parse_experience(&mut fields);
+        accepted(&mut fields, "accept_terms");
+        accepted(&mut fields, "accept_privacy");
+        fields.finish()?;
+        match (email, password, role) {
+            (Some(email), Some(password), Some(role)) => Ok(Self {
+                email,
+                password,
+                first_name,
+                last_name,
+                phone,
+                website,
+                company,
+                role,
+                experience,
+            }),
+            // A field that failed to parse recorded an error, so finish() returned it above.
+            _ => Err(ApiError::internal()),
+        }
+    }
+}
+
+fn parse_email(fields: &mut Fields) -> Option<Email> {
+    let raw = fields.required_string("email")?;
+    let parsed = Email::parse(&raw).ok();
+    if parsed.is_none() {
+        fields.reject(
+            "email",
+            "invalid_email",
+            "This is not a valid email address.",
+        );
+    }
+    parsed
+}
+
+fn parse_password(
+    fields: &mut Fields,
+    email: &Option<Email>,
+    names: [&Option<String>; 2],
+) -> Option<Password> {
+    let raw = fields.required_string("password")?;
+    let mut context: Vec<&str> = names.iter().filter_map(|n| n.as_deref()).collect();
+    if let Some(email) = email {
+        context.extend([email.as_str(), email.local_part()]);
+    }
+    match Password::new_checked(&raw, &context) {
+        Ok(password) => Some(password),
+        Err(rejection) => {
+            fields.reject("password", rejection.code(), rejection_message(rejection));
+            None
+        }
+    }
+}
+
+fn rejection_message(rejection: capecontrol_shared::password::PasswordRejection) -> &'static str {
+    use capecontrol_shared::password::PasswordRejection::*;
+    match rejection {
+        TooShort => "Use at least 12 characters.",
+        TooLong => "Use at most 128 characters.",
+        TooWeak => "This password is too easy to guess; a few unrelated words make a strong one.",
+    }
+}
+
+/// Free text: trimmed, at most `max` characters, no control characters.
+fn text(fields: &mut Fields, field: &str, max: usize) -> Option<String> {
+    let value = fields.optional_string(field)?;
+    if value.chars().count() > max {
+        fields.reject(field, "too_long", "This field is too long.");
+        return None;
+    }
+    if value.chars().any(char::is_control) {
+        fields.reject(
+            field,
+            "invalid_characters",
+            "This field holds control characters.",
+        );
+        return None;
+    }
+    Some(value)
+}
+
+/// Digits with the usual separators and an optional leading `+`; 7 to 15 digits (E.164).
+fn parse_phone(fields: &mut Fields) -> Option<String> {
+    let value = text(fields, "phone", MAX_PHONE_CHARS)?;
+    let digits = value.chars().filter(char::is_ascii_digit).count();
+    let body = value.strip_prefix('+').unwrap_or(&value);
+    let allowed = body
+        .chars()
+        .all(|c| c.is_ascii_digit() || " -().".contains(c));
+    if allowed && (7..=15).contains(&digits) {
+        Some(value)
+    } else {
+        fields.reject(
+            "phone",
+            "invalid_phone",
+            "Give a phone number of 7 to 15 digits.",
+        );
+        None
+    }
+}
+
+fn parse_website(fields: &mut Fields) -> Option<String> {
+    let value = text(fields, "website", MAX_LONG_TEXT_CHARS)?;
+    let valid = url::Url::parse(&value).is_ok_and(|url| {
+        matches!(url.scheme(), "http" | "https") && url.host_str().is_some_and(|h| h.contains('.'))
+    });
+    if valid {
+        Some(value)
+    } else {
+        fields.reject("website", "invalid_url", "Give an http or https address.");
+        None
+    }
+}
+
+fn parse_role(fields: &mut Fields) -> Option<Role> {
+    let Some(value) = fields.optional_string("role") else {
+        return Some(Role::Customer);
+    };
+    match value.as_str() {
+        "customer" => Some(Role::Customer),
+        "developer" => Some(Role::Developer),
+        "admin" => {
+            fields.reject(
+                "role",
+                "role_not_allowed",
+                "The admin role cannot be chosen.",
+            );
+            None
+        }
+        _ => {
+            fields.reject("role", "invalid_choice", "Choose customer or developer.");
+            None
+        }
+    }
+}
+
+fn parse_experience(fields: &mut Fields) -> Option<Experience> {
+    let value = fields.optional_string("experience")?;
+    let parsed = Experience::parse(&value);
+    if parsed.is_none() {
+        fields.reject(
+            "experience",
+            "invalid_choice",
+            "Choose beginner, intermediate, advanced or expert.",
+        );
+    }
+    parsed
+}
+
+fn accepted(fields: &mut Fields, field: &str) {
+    if fields.required_bool(field) == Some(false) {
+        fields.reject(field, "must_accept", "This must be accepted to register.");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(body: Value) -> Result<Registration, Vec<(String, &'static str)>> {
+        let Value::Object(map) = body else {
+            panic!("object")
+        };
+        Registration::parse(map)
+            .map_err(|e| e.fields.into_iter().map(|f| (f.field, f.code)).collect())
+    }
+
+    fn valid() -> Value {
+        json!({
+            "email": "Dev@Example.com", "password": "correct horse battery staple 42",
+            "first_name": "Ann", "last_name": "Lee", "phone": "+27 21 555 0100",
+            "website": "https://ann.example.com", "company": "Lee AI", "role": "developer",
+            "experience": "expert", "accept_terms": true, "accept_privacy": true
+        })
+    }
+
+    #[test]
+    fn a_complete_body_parses_into_domain_types() {
+        let form = parse(valid()).expect("valid");
+        assert_eq!(form.email.as_str(), "dev@example.com");
+        assert_eq!(form.role, Role::Developer);
+        assert_eq!(form.experience, Some(Experience::Expert));
+        assert_eq!(form.phone.as_deref(), Some("+27 21 555 0100"));
+    }
+
+    #[test]
+    fn only_email_password_and_acceptances_are_required_and_role_defaults_to_customer() {
+        let form = parse(json!({
+            "email": "a@example.com", "password": "correct horse battery staple 42",
+            "accept_terms": true, "accept_privacy": true
+        }))
+        .expect("valid");
+        assert_eq!(form.role, Role::Customer);
+        assert_eq!(form.first_name, None);
+    }
+
+    #[test]
+    fn each_bad_field_gets_its_own_entry() {
+        let errors = parse(json!({
+            "email": "nope", "password": "short", "first_name": 7, "phone": "call me",
+            "website": "ftp://x.example", "role": "admin", "experience": "guru",
+            "accept_terms": false, "surprise": 1
+        }))
+        .expect_err("invalid");
+        let expected = [
+            ("email", "invalid_email"),
+            ("first_name", "invalid_type"),
+            ("password", "password_too_short"),
+            ("phone", "invalid_phone"),
+            ("website", "invalid_url"),
+            ("role", "role_not_allowed"),
+            ("experience", "invalid_choice"),
+            ("accept_terms", "must_accept"),
+            ("accept_privacy", "required"),
+            ("surprise", "unknown_field"),
+        ];
+        let expected: Vec<(String, &str)> = expected
+            .iter()
+            .map(|(f, c)| ((*f).to_owned(), *c))
+            .collect();
+        assert_eq!(errors, expected);
+    }
+
+    #[test]
+    fn a_password_made_of_the_users_own_details_is_too_weak() {
+        let mut body = valid();
+        body["first_name"] = json!("Quintessa");
+        body["last_name"] = json!("Marlowe");
+        body["email"] = json!("quintessa.marlowe@example.com");
+        body["password"] = json!("QuintessaMarlowe");
+        assert_eq!(
+            parse(body).expect_err("weak"),
+            vec![("password".into(), "password_too_weak")]
+        );
+    }
+
+    #[test]
+    fn over_long_text_fields_are_refused() {
+        let mut body = valid();
+        body["first_name"] = json!("x".repeat(101));
+        body["company"] = json!("y".repeat(256));
+        let errors = parse(body).expect_err("too long");
+        assert_eq!(
+            errors,
+            vec![
+                ("first_name".into(), "too_long"),
+                ("company".into(), "too_long")
+            ]
+        );
+    }
+}

@@ -1,0 +1,24 @@
+//! The `main` of every function: logs, state built once per cold start, then the Lambda loop.
+
+use lambda_http::{Body, Request, Response};
+use std::convert::Infallible;
+use std::future::Future;
+
+use crate::state::AppState;
+use crate::telemetry;
+
+/// Serves `handler` until the runtime stops. A handler answers every request itself (errors
+/// included), so the runtime never sees a failed invocation for bad input.
+pub async fn serve<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(&'static AppState, Request) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response<Body>> + Send,
+{
+    telemetry::init();
+    let state: &'static AppState = Box::leak(Box::new(AppState::from_env().await?));
+    let handler: &'static F = Box::leak(Box::new(handler));
+    lambda_http::run(lambda_http::service_fn(move |request| async move {
+        Ok::<_, Infallible>(handler(state, request).await)
+    }))
+    .await
+}
