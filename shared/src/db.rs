@@ -4,9 +4,11 @@
 
 use anyhow::Context;
 use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{CancellationReason, Put, TransactWriteItem};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::future::Future;
 use std::time::Duration;
@@ -60,6 +62,43 @@ pub fn put_new(table: &str, value: &impl Serialize) -> anyhow::Result<TransactWr
         .build()
         .context("build a conditional put")?;
     Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// A strongly consistent read of one item, converted into `T`.
+pub async fn get<T: DeserializeOwned>(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    key: Item,
+) -> anyhow::Result<Option<T>> {
+    let output = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("get item: {}", DisplayErrorContext(&e)))?;
+    output.item.map(from_item).transpose()
+}
+
+pub fn from_item<T: DeserializeOwned>(item: Item) -> anyhow::Result<T> {
+    serde_dynamo::from_item(item).context("convert a DynamoDB item")
+}
+
+/// Writes one item on its own (an entry that records a change that wrote nothing else).
+pub async fn put_one(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    value: &impl Serialize,
+) -> anyhow::Result<()> {
+    client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(to_item(value)?))
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("put item: {}", DisplayErrorContext(&e)))?;
+    Ok(())
 }
 
 /// Runs a transaction, retrying while DynamoDB reports only TransactionConflict.
@@ -129,7 +168,7 @@ fn classify(error: SdkError<TransactWriteItemsError, HttpResponse>) -> Classifie
             Classified::Cancelled(reasons)
         };
     }
-    let message = aws_sdk_dynamodb::error::DisplayErrorContext(&error).to_string();
+    let message = DisplayErrorContext(&error).to_string();
     Classified::Other(anyhow::Error::new(error).context(format!("transact write items: {message}")))
 }
 

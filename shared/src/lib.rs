@@ -14,6 +14,7 @@ pub mod opaque_token;
 pub mod password;
 pub mod request_meta;
 pub mod runtime;
+pub mod session;
 pub mod state;
 pub mod store;
 pub mod telemetry;
