@@ -1,0 +1,139 @@
+//! Races run as concurrent in-process handler calls against one emulator (which, like
+//! DynamoDB, applies each transaction atomically), and DynamoDB's TransactionConflict injected.
+
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::error::TransactionCanceledException;
+use aws_sdk_dynamodb::types::CancellationReason;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use capecontrol_shared::db;
+use capecontrol_tests::{body_json, call, registration, string, token, TestStack};
+use futures::future::join_all;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+#[tokio::test]
+async fn twenty_concurrent_registrations_of_one_email_create_one_user() {
+    let stack = TestStack::new().await.expect("stack");
+    let state = &stack.state;
+    let attempts = (0..20).map(|i| async move {
+        let email = if i % 2 == 0 {
+            "race@example.com"
+        } else {
+            "RACE@example.com"
+        };
+        call::register(state, &registration(email))
+            .await
+            .status()
+            .as_u16()
+    });
+    let mut statuses = join_all(attempts).await;
+    statuses.sort_unstable();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        19,
+        "{statuses:?}"
+    );
+    assert_eq!(stack.items_of("user").await.expect("scan").len(), 1);
+    assert_eq!(stack.items_of("credentials").await.expect("scan").len(), 1);
+}
+
+#[tokio::test]
+async fn ten_concurrent_refreshes_inside_the_grace_window_all_succeed_and_a_late_replay_revokes_all(
+) {
+    let stack = TestStack::with_settings(|s| s.refresh_grace = time::Duration::seconds(2))
+        .await
+        .expect("stack");
+    let state = &stack.state;
+    let login = call::signed_in(state, "tabs@example.com").await;
+    let shared = token(&login, "refresh_token");
+    let shared = &shared;
+
+    let refreshes = (0..10).map(|_| async move { call::refresh(state, shared).await });
+    let responses = join_all(refreshes).await;
+    let children: Vec<String> = responses
+        .iter()
+        .map(|r| {
+            assert_eq!(r.status(), 200, "{}", body_json(r));
+            token(&body_json(r), "refresh_token")
+        })
+        .collect();
+    let sessions = stack.items_of("session").await.expect("scan");
+    assert!(
+        !sessions[0].contains_key("revoked_at"),
+        "no revocation inside the window"
+    );
+
+    tokio::time::sleep(Duration::from_millis(2_300)).await;
+    assert_eq!(call::refresh(state, shared).await.status(), 401);
+    for child in &children {
+        assert_eq!(
+            call::refresh(state, child).await.status(),
+            401,
+            "every token of the family"
+        );
+    }
+    let sessions = stack.items_of("session").await.expect("scan");
+    assert_eq!(
+        string(&sessions[0], "revoked_reason"),
+        Some("refresh_token_reuse")
+    );
+}
+
+fn conflict() -> SdkError<TransactWriteItemsError, HttpResponse> {
+    let reasons = vec![
+        CancellationReason::builder().code("None").build(),
+        CancellationReason::builder()
+            .code("TransactionConflict")
+            .build(),
+    ];
+    let exception = TransactionCanceledException::builder()
+        .set_cancellation_reasons(Some(reasons))
+        .build();
+    let raw = HttpResponse::new(StatusCode::try_from(400).expect("status"), SdkBody::empty());
+    SdkError::service_error(
+        TransactWriteItemsError::TransactionCanceledException(exception),
+        raw,
+    )
+}
+
+#[tokio::test]
+async fn a_transaction_conflict_is_retried_and_the_write_lands_exactly_once() {
+    let stack = TestStack::new().await.expect("stack");
+    let item = serde_json::json!({"pk": "RACE#1", "sk": "ITEM", "entity": "probe"});
+    let items = vec![
+        db::put_new(stack.state.table(), &item).expect("put"),
+        db::put_new(
+            stack.state.table(),
+            &serde_json::json!({"pk": "RACE#2", "sk": "ITEM", "entity": "probe"}),
+        )
+        .expect("put"),
+    ];
+    let calls = AtomicU32::new(0);
+    let result = db::retry_conflicts(|| {
+        let call = calls.fetch_add(1, Ordering::SeqCst);
+        let send = stack
+            .dynamo()
+            .transact_write_items()
+            .set_transact_items(Some(items.clone()))
+            .send();
+        async move {
+            if call < 2 {
+                Err(conflict())
+            } else {
+                send.await
+            }
+        }
+    })
+    .await;
+    assert!(result.is_ok(), "{result:?}");
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    assert_eq!(stack.items_of("probe").await.expect("scan").len(), 2);
+}
