@@ -14,8 +14,19 @@ where
     F: Fn(&'static AppState, Request) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Response<Body>> + Send,
 {
+    serve_with(|_| {}, handler).await
+}
+
+/// Like [`serve`], calling `on_start` once the state exists and before the first request.
+pub async fn serve_with<S, F, Fut>(on_start: S, handler: F) -> Result<(), lambda_http::Error>
+where
+    S: FnOnce(&'static AppState),
+    F: Fn(&'static AppState, Request) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response<Body>> + Send,
+{
     telemetry::init();
     let state: &'static AppState = Box::leak(Box::new(AppState::from_env().await?));
+    on_start(state);
     let handler: &'static F = Box::leak(Box::new(handler));
     lambda_http::run(lambda_http::service_fn(move |request| async move {
         Ok::<_, Infallible>(handler(state, request).await)

@@ -71,6 +71,16 @@ impl LoginError {
     }
 }
 
+/// Computes the dummy hash in the background at cold start, so that even the first unknown
+/// email of a container costs one verification, like a wrong password, and not a hash besides.
+pub fn on_start(state: &'static AppState) {
+    tokio::spawn(async move {
+        if let Err(error) = state.dummy_hash().await {
+            tracing::warn!(error = format!("{error:#}"), "dummy hash not prepared");
+        }
+    });
+}
+
 pub async fn handle(state: &AppState, request: Request) -> Response<Body> {
     let meta = RequestMeta::from_request(&request, ENDPOINT);
     match login(state, &request, &meta).await {

@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    capecontrol_shared::runtime::serve(login::handle).await
+    capecontrol_shared::runtime::serve_with(login::on_start, login::handle).await
 }
