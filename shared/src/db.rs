@@ -181,28 +181,36 @@ fn backoff(retries: u32) -> Duration {
     Duration::from_millis(base_ms + jitter)
 }
 
-#[cfg(test)]
-mod tests {
+/// DynamoDB answers the emulator never gives, built for tests to inject.
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support {
     use super::*;
     use aws_sdk_dynamodb::types::error::TransactionCanceledException;
     use aws_smithy_runtime_api::http::StatusCode;
     use aws_smithy_types::body::SdkBody;
-    use std::sync::atomic::{AtomicU32, Ordering};
 
-    fn cancelled(codes: &[&str]) -> SdkError<TransactWriteItemsError, HttpResponse> {
+    /// A TransactionCanceledException with one reason code per item, as DynamoDB sends it.
+    pub fn cancelled(codes: &[&str]) -> SdkError<TransactWriteItemsError, HttpResponse> {
         let reasons = codes
             .iter()
-            .map(|c| CancellationReason::builder().code(*c).build())
-            .collect();
+            .map(|c| CancellationReason::builder().code(*c).build());
         let exception = TransactionCanceledException::builder()
-            .set_cancellation_reasons(Some(reasons))
+            .set_cancellation_reasons(Some(reasons.collect()))
             .build();
-        let raw = HttpResponse::new(StatusCode::try_from(400).expect("status"), SdkBody::empty());
+        let status = StatusCode::try_from(400).unwrap_or_else(|_| unreachable!("valid status"));
+        let raw = HttpResponse::new(status, SdkBody::empty());
         SdkError::service_error(
             TransactWriteItemsError::TransactionCanceledException(exception),
             raw,
         )
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::cancelled;
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
 
     #[tokio::test]
     async fn conflicts_are_retried_until_the_transaction_goes_through() {

@@ -1,13 +1,6 @@
 //! Races run as concurrent in-process handler calls against one emulator (which, like
 //! DynamoDB, applies each transaction atomically), and DynamoDB's TransactionConflict injected.
 
-use aws_sdk_dynamodb::config::http::HttpResponse;
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::error::TransactionCanceledException;
-use aws_sdk_dynamodb::types::CancellationReason;
-use aws_smithy_runtime_api::http::StatusCode;
-use aws_smithy_types::body::SdkBody;
 use capecontrol_shared::db;
 use capecontrol_tests::{body_json, call, registration, string, token, TestStack};
 use futures::future::join_all;
@@ -87,23 +80,6 @@ async fn ten_concurrent_refreshes_inside_the_grace_window_all_succeed_and_a_late
     );
 }
 
-fn conflict() -> SdkError<TransactWriteItemsError, HttpResponse> {
-    let reasons = vec![
-        CancellationReason::builder().code("None").build(),
-        CancellationReason::builder()
-            .code("TransactionConflict")
-            .build(),
-    ];
-    let exception = TransactionCanceledException::builder()
-        .set_cancellation_reasons(Some(reasons))
-        .build();
-    let raw = HttpResponse::new(StatusCode::try_from(400).expect("status"), SdkBody::empty());
-    SdkError::service_error(
-        TransactWriteItemsError::TransactionCanceledException(exception),
-        raw,
-    )
-}
-
 #[tokio::test]
 async fn a_transaction_conflict_is_retried_and_the_write_lands_exactly_once() {
     let stack = TestStack::new().await.expect("stack");
@@ -126,7 +102,10 @@ async fn a_transaction_conflict_is_retried_and_the_write_lands_exactly_once() {
             .send();
         async move {
             if call < 2 {
-                Err(conflict())
+                Err(db::test_support::cancelled(&[
+                    "None",
+                    "TransactionConflict",
+                ]))
             } else {
                 send.await
             }
