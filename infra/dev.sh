@@ -38,6 +38,10 @@ write_env_file "$STATE/env"
 
 # cargo lambda watch's own output (build errors, function logs) goes to the
 # terminal: that is what a developer wants to see.
+# Build once before watch starts: otherwise each of the four instances per function compiles
+# on its first request, all at once (minutes on a fresh checkout).
+log "building the functions (the first run compiles the workspace: a few minutes)"
+cargo build --workspace --bins
 start_watch "$WATCH_PORT" ""
 start_router "$DEV_PORT" "$WATCH_PORT" "$STATE/router.log"
 
@@ -50,7 +54,8 @@ cat >&2 <<EOF
     table        $TABLE_NAME
     secret       $SIGNING_SECRET_ARN
 
-  Functions compile on their first request (cargo lambda watch), then reload on change.
+  Functions are built; cargo lambda watch rebuilds and reloads them on change.
+  The emulator keeps everything in memory: stopping the stack forgets all data.
   Try:
     curl -s -X POST http://$LOOPBACK:$DEV_PORT/auth/register \\
       -H 'content-type: application/json' \\

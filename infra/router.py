@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import uuid
 import signal
 import sys
 import threading
@@ -126,6 +127,9 @@ def make_handler(router: Router, quiet: bool):
         server_version = "capecontrol-local-router"
         sys_version = ""
 
+        def version_string(self) -> str:  # no trailing space after an empty sys_version
+            return self.server_version
+
         def log_message(self, fmt, *args):  # noqa: N802 - stdlib API
             if not quiet:
                 sys.stderr.write("router: %s\n" % (fmt % args))
@@ -140,7 +144,10 @@ def make_handler(router: Router, quiet: bool):
                 self.wfile.write(body)
 
         def _json(self, status: int, body: bytes, extra: list[tuple[str, str]] = ()) -> None:
-            self._send(status, [("Content-Type", "application/json"), *extra], body)
+            # The router's own answers carry the headers every function response carries.
+            own = [("Content-Type", "application/json"), ("Cache-Control", "no-store"),
+                   ("x-request-id", str(uuid.uuid4()))]
+            self._send(status, [*own, *extra], body)
 
         def _read_body(self) -> bytes:
             if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
@@ -195,6 +202,7 @@ def make_handler(router: Router, quiet: bool):
                 resp_body = resp.read()
                 headers = [(k, v) for k, v in resp.getheaders()
                            if k.lower() not in HOP_BY_HOP
+                           and k.lower() not in ("date", "server")
                            and not k.lower().startswith("access-control-")]
             except (OSError, http.client.HTTPException) as exc:
                 self._json(502, error_body("bad_gateway",

@@ -25,7 +25,8 @@ impl RequestMeta {
     }
 }
 
-fn request_id(request: &Request) -> String {
+/// API Gateway's request id, else the Lambda invocation id, else a fresh one.
+pub fn request_id(request: &Request) -> String {
     let from_gateway = match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(context)) => context.request_id.clone(),
         Some(RequestContext::ApiGatewayV1(context)) => context.request_id.clone(),

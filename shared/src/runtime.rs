@@ -3,7 +3,9 @@
 use lambda_http::{Body, Request, Response};
 use std::convert::Infallible;
 use std::future::Future;
+use tracing::Instrument;
 
+use crate::request_meta::request_id;
 use crate::state::AppState;
 use crate::telemetry;
 
@@ -28,8 +30,10 @@ where
     let state: &'static AppState = Box::leak(Box::new(AppState::from_env().await?));
     on_start(state);
     let handler: &'static F = Box::leak(Box::new(handler));
-    lambda_http::run(lambda_http::service_fn(move |request| async move {
-        Ok::<_, Infallible>(handler(state, request).await)
+    lambda_http::run(lambda_http::service_fn(move |request: Request| {
+        // Every log line of the request carries the id its response sends as x-request-id.
+        let span = tracing::info_span!("request", request_id = %request_id(&request));
+        async move { Ok::<_, Infallible>(handler(state, request).await) }.instrument(span)
     }))
     .await
 }
