@@ -10,7 +10,7 @@ use capecontrol_tests::{
 
 async fn registered(stack: &TestStack, email: &str) {
     let response = call::register(&stack.state, &registration(email)).await;
-    assert_eq!(response.status(), 201, "{}", body_json(&response));
+    assert_eq!(response.status(), 202, "{}", body_json(&response));
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 #[tokio::test]
 async fn twenty_concurrent_registrations_of_one_email_create_one_user() {
-    let stack = TestStack::new().await.expect("stack");
+    let stack = TestStack::revealing().await.expect("stack");
     let state = &stack.state;
     let attempts = (0..20).map(|i| async move {
         let email = if i % 2 == 0 {
@@ -82,7 +82,7 @@ async fn ten_concurrent_refreshes_inside_the_grace_window_all_succeed_and_a_late
 
 #[tokio::test]
 async fn a_transaction_conflict_is_retried_and_the_write_lands_exactly_once() {
-    let stack = TestStack::new().await.expect("stack");
+    let stack = TestStack::revealing().await.expect("stack");
     let item = serde_json::json!({"pk": "RACE#1", "sk": "ITEM", "entity": "probe"});
     let items = vec![
         db::put_new(stack.state.table(), &item).expect("put"),
