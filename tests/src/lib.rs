@@ -457,6 +457,13 @@ pub fn registration(email: &str) -> Value {
     })
 }
 
+/// The functions whose routes `call::post_to` reaches.
+#[derive(Debug, Clone, Copy)]
+pub enum Handler {
+    Reset,
+    Verify,
+}
+
 /// In-process calls of each route's handler, with HTTP API v2 events.
 pub mod call {
     use super::*;
@@ -488,6 +495,32 @@ pub mod call {
             .raw_body("", false)
             .header("authorization", &format!("Bearer {access_token}"));
         ::refresh::handle(state, event.request().expect("request")).await
+    }
+
+    pub async fn post_to(
+        handler: Handler,
+        state: &AppState,
+        path: &str,
+        body: &Value,
+    ) -> Response<Body> {
+        let request = Event::post(path, body).expect("event");
+        match handler {
+            Handler::Reset => ::reset::handle(state, request).await,
+            Handler::Verify => ::verify::handle(state, request).await,
+        }
+    }
+
+    pub async fn post_bearer(
+        state: &AppState,
+        path: &str,
+        access_token: &str,
+        body: &Value,
+    ) -> Response<Body> {
+        let event = Event::new(EventKind::HttpApiV2, path)
+            .expect("event")
+            .json(body)
+            .header("authorization", &format!("Bearer {access_token}"));
+        ::reset::handle(state, event.request().expect("request")).await
     }
 
     /// Registers `email` and logs in: the login response body.
