@@ -239,7 +239,7 @@ async fn revoke_for_reuse(
 }
 
 /// Marks a token's session revoked (keeping the first revocation's time and reason).
-pub(crate) fn revoke_family(
+fn revoke_family(
     table: &str,
     token: &RefreshTokenItem,
     reason: &str,
