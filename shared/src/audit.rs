@@ -18,6 +18,14 @@ pub enum AuditEvent {
     RefreshTokenReuseDetected,
     Logout,
     LogoutAll,
+    /// A failed login made the email wait before its next attempt.
+    LoginThrottleStarted,
+    /// A failed login reached the lockout threshold: login refused until a password reset.
+    LoginLockedOut,
+    /// A login refused unchecked (and not counted): a wait or a lockout was in force.
+    LoginThrottled,
+    /// A request over a per-email or per-IP rate limit.
+    RateLimited,
 }
 
 impl AuditEvent {
@@ -30,6 +38,10 @@ impl AuditEvent {
             Self::RefreshTokenReuseDetected => "refresh_token_reuse_detected",
             Self::Logout => "logout",
             Self::LogoutAll => "logout_all",
+            Self::LoginThrottleStarted => "login_throttle_started",
+            Self::LoginLockedOut => "login_locked_out",
+            Self::LoginThrottled => "login_throttled",
+            Self::RateLimited => "rate_limited",
         }
     }
 
@@ -44,6 +56,12 @@ impl AuditEvent {
             }
             Self::Logout => "A session was ended.",
             Self::LogoutAll => "Every session of the account was ended.",
+            Self::LoginThrottleStarted => "Failed logins made the email wait before the next try.",
+            Self::LoginLockedOut => {
+                "Failed logins reached the lockout threshold; a password reset lifts it."
+            }
+            Self::LoginThrottled => "A login was refused unchecked while throttled.",
+            Self::RateLimited => "A request was refused over a rate limit.",
         }
     }
 }
@@ -80,6 +98,14 @@ impl AuditEntry {
     pub fn user(mut self, user: &UserId) -> Self {
         self.user = Some(user.clone());
         self
+    }
+
+    /// The user when known: entries about an unknown email carry neither user nor address.
+    pub fn maybe_user(self, user: Option<&UserId>) -> Self {
+        match user {
+            Some(user) => self.user(user),
+            None => self,
+        }
     }
 
     /// Extra facts (ids, counts). Callers pass no secret: the value types keep it honest.

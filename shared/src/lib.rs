@@ -18,3 +18,4 @@ pub mod session;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod throttle;
