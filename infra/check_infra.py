@@ -35,10 +35,15 @@ EXPECTED_ENV = {
     "ACCESS_TOKEN_TTL_SECONDS", "REFRESH_IDLE_TTL_SECONDS",
     "REFRESH_ABSOLUTE_TTL_SECONDS", "REFRESH_GRACE_SECONDS",
     "AUDIT_RETENTION_DAYS", "RUST_LOG",
+    "LOGIN_THROTTLE_FREE_FAILURES", "LOGIN_THROTTLE_BASE_SECONDS", "LOGIN_THROTTLE_MAX_SECONDS",
+    "LOGIN_LOCKOUT_FAILURES", "LOGIN_FAILURE_MEMORY_SECONDS",
+    "RATE_LIMIT_EMAIL_MAX", "RATE_LIMIT_EMAIL_WINDOW_SECONDS",
+    "RATE_LIMIT_IP_MAX", "RATE_LIMIT_IP_WINDOW_SECONDS",
 }
 TABLE_ACTIONS = {
     "RegisterFunction": {"TransactWriteItems", "PutItem", "ConditionCheckItem", "GetItem"},
-    "LoginFunction": {"GetItem", "PutItem", "UpdateItem", "TransactWriteItems", "ConditionCheckItem"},
+    "LoginFunction": {"BatchGetItem", "PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems",
+                      "ConditionCheckItem"},
     "RefreshFunction": {"GetItem", "PutItem", "UpdateItem", "TransactWriteItems",
                         "ConditionCheckItem", "Query"},
 }
