@@ -29,16 +29,23 @@ EXPECTED_ROUTES = {
     ("POST", "/auth/refresh", "refresh"),
     ("POST", "/auth/logout", "refresh"),
     ("POST", "/auth/logout-all", "refresh"),
+    ("POST", "/auth/password-reset", "reset"),
+    ("POST", "/auth/password-reset/confirm", "reset"),
+    ("POST", "/auth/password/change", "reset"),
+    ("POST", "/auth/verify-email", "verify"),
+    ("POST", "/auth/verify-email/resend", "verify"),
 }
 EXPECTED_ENV = {
     "TABLE_NAME", "SIGNING_SECRET_ARN", "JWT_ISSUER", "JWT_AUDIENCE",
     "ACCESS_TOKEN_TTL_SECONDS", "REFRESH_IDLE_TTL_SECONDS",
     "REFRESH_ABSOLUTE_TTL_SECONDS", "REFRESH_GRACE_SECONDS",
-    "AUDIT_RETENTION_DAYS", "RUST_LOG",
+    "AUDIT_RETENTION_DAYS", "MAIL_SENDER", "LINK_BASE_URL", "VERIFY_TOKEN_TTL_SECONDS",
+    "RESET_TOKEN_TTL_SECONDS", "ENUMERATION_SAFE_REGISTRATION", "ALLOW_UNVERIFIED_LOGIN",
     "LOGIN_THROTTLE_FREE_FAILURES", "LOGIN_THROTTLE_BASE_SECONDS", "LOGIN_THROTTLE_MAX_SECONDS",
     "LOGIN_LOCKOUT_FAILURES", "LOGIN_FAILURE_MEMORY_SECONDS",
     "RATE_LIMIT_EMAIL_MAX", "RATE_LIMIT_EMAIL_WINDOW_SECONDS",
     "RATE_LIMIT_IP_MAX", "RATE_LIMIT_IP_WINDOW_SECONDS",
+    "RUST_LOG",
 }
 TABLE_ACTIONS = {
     "RegisterFunction": {"TransactWriteItems", "PutItem", "ConditionCheckItem", "GetItem"},
@@ -46,6 +53,10 @@ TABLE_ACTIONS = {
                       "ConditionCheckItem"},
     "RefreshFunction": {"GetItem", "PutItem", "UpdateItem", "TransactWriteItems",
                         "ConditionCheckItem", "Query"},
+    "ResetFunction": {"GetItem", "PutItem", "UpdateItem", "TransactWriteItems",
+                      "ConditionCheckItem", "Query"},
+    "VerifyFunction": {"GetItem", "PutItem", "UpdateItem", "TransactWriteItems",
+                       "ConditionCheckItem"},
 }
 
 

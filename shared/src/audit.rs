@@ -18,6 +18,12 @@ pub enum AuditEvent {
     RefreshTokenReuseDetected,
     Logout,
     LogoutAll,
+    RegistrationAttemptOnTakenEmail,
+    MailFailed,
+    EmailVerified,
+    PasswordResetRequested,
+    PasswordResetCompleted,
+    PasswordChanged,
     /// A failed login made the email wait before its next attempt.
     LoginThrottleStarted,
     /// A failed login reached the lockout threshold: login refused until a password reset.
@@ -38,6 +44,12 @@ impl AuditEvent {
             Self::RefreshTokenReuseDetected => "refresh_token_reuse_detected",
             Self::Logout => "logout",
             Self::LogoutAll => "logout_all",
+            Self::RegistrationAttemptOnTakenEmail => "registration_attempt_on_taken_email",
+            Self::MailFailed => "mail_failed",
+            Self::EmailVerified => "email_verified",
+            Self::PasswordResetRequested => "password_reset_requested",
+            Self::PasswordResetCompleted => "password_reset_completed",
+            Self::PasswordChanged => "password_changed",
             Self::LoginThrottleStarted => "login_throttle_started",
             Self::LoginLockedOut => "login_locked_out",
             Self::LoginThrottled => "login_throttled",
@@ -56,6 +68,14 @@ impl AuditEvent {
             }
             Self::Logout => "A session was ended.",
             Self::LogoutAll => "Every session of the account was ended.",
+            Self::RegistrationAttemptOnTakenEmail => {
+                "A registration used an address that already has an account; its owner was told."
+            }
+            Self::MailFailed => "A message could not be sent.",
+            Self::EmailVerified => "An email address was verified.",
+            Self::PasswordResetRequested => "A password reset was requested.",
+            Self::PasswordResetCompleted => "A password was reset with a mailed token.",
+            Self::PasswordChanged => "A password was changed by its owner.",
             Self::LoginThrottleStarted => "Failed logins made the email wait before the next try.",
             Self::LoginLockedOut => {
                 "Failed logins reached the lockout threshold; a password reset lifts it."

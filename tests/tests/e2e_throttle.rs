@@ -60,7 +60,7 @@ impl Stack {
             .send()
             .await
             .expect("the stack answers");
-        assert_eq!(response.status(), StatusCode::CREATED);
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
     }
 }
 

@@ -51,7 +51,7 @@ async fn fail_times(stack: &TestStack, email: &str, times: usize) {
 
 async fn registered(stack: &TestStack, email: &str) {
     let response = call::register(&stack.state, &registration(email)).await;
-    assert_eq!(response.status(), 201, "{}", body_json(&response));
+    assert_eq!(response.status(), 202, "{}", body_json(&response));
 }
 
 async fn count_item(stack: &TestStack, email: &str) -> Option<Item> {
