@@ -49,18 +49,21 @@ impl Settings {
                 _ => bail!("environment variable {name} is not set"),
             }
         };
-        let seconds = |name: &str, default: i64| -> anyhow::Result<Duration> {
+        let whole = |name: &str, default: i64| -> anyhow::Result<i64> {
             let value = match lookup(name) {
                 Some(raw) => raw
                     .trim()
                     .parse::<i64>()
-                    .with_context(|| format!("{name} is not a whole number of seconds"))?,
+                    .with_context(|| format!("{name} is not a whole number"))?,
                 None => default,
             };
             if value <= 0 {
                 bail!("{name} must be positive");
             }
-            Ok(Duration::seconds(value))
+            Ok(value)
+        };
+        let seconds = |name: &str, default: i64| -> anyhow::Result<Duration> {
+            Ok(Duration::seconds(whole(name, default)?))
         };
         let flag = |name: &str, default: bool| -> anyhow::Result<bool> {
             match lookup(name).as_deref().map(str::trim) {
@@ -71,17 +74,8 @@ impl Settings {
             }
         };
         let count = |name: &str, default: u32| -> anyhow::Result<u32> {
-            let value = match lookup(name) {
-                Some(raw) => raw
-                    .trim()
-                    .parse::<u32>()
-                    .with_context(|| format!("{name} is not a whole number"))?,
-                None => default,
-            };
-            if value == 0 {
-                bail!("{name} must be positive");
-            }
-            Ok(value)
+            let value = whole(name, i64::from(default))?;
+            u32::try_from(value).with_context(|| format!("{name} is too large"))
         };
         let settings = Self {
             table_name: text("TABLE_NAME")?,

@@ -1,6 +1,7 @@
 //! Login throttling end-to-end over HTTP through the running local stack (`make test` starts
 //! it, with a 2 s base wait, and runs these with `--ignored`).
 
+use capecontrol_tests::unique_email;
 use futures::future::join_all;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
@@ -21,13 +22,8 @@ struct Stack {
 
 impl Stack {
     fn from_env() -> Self {
-        let base = std::env::var("CAPECONTROL_API_URL").expect("CAPECONTROL_API_URL is set");
-        assert!(
-            base.starts_with("http://127.0.0.1:"),
-            "only a local stack: {base}"
-        );
         Self {
-            base,
+            base: capecontrol_tests::local_api_url(),
             client: Client::new(),
         }
     }
@@ -64,10 +60,6 @@ impl Stack {
     }
 }
 
-fn fresh_email(tag: &str) -> String {
-    format!("{tag}-{}@example.com", uuid::Uuid::new_v4().simple())
-}
-
 /// The stack's configured base wait (infra/test.sh sets 2 s for these tests).
 fn base_wait() -> u64 {
     std::env::var("LOGIN_THROTTLE_BASE_SECONDS")
@@ -80,7 +72,7 @@ fn base_wait() -> u64 {
 #[ignore = "needs the running local stack; `make test` runs it"]
 async fn five_wrong_passwords_over_http_bring_429_with_retry_after_then_login_recovers() {
     let stack = Stack::from_env();
-    let email = fresh_email("lockout");
+    let email = unique_email("lockout");
     stack.register(&email).await;
     for _ in 0..5 {
         assert_eq!(stack.login(&email, WRONG).await.status, 401);
@@ -106,8 +98,8 @@ async fn five_wrong_passwords_over_http_bring_429_with_retry_after_then_login_re
 #[ignore = "needs the running local stack; `make test` runs it"]
 async fn an_unknown_email_over_http_is_refused_with_the_same_429() {
     let stack = Stack::from_env();
-    let known = fresh_email("known");
-    let unknown = fresh_email("unknown");
+    let known = unique_email("known");
+    let unknown = unique_email("unknown");
     stack.register(&known).await;
     for _ in 0..5 {
         assert_eq!(stack.login(&known, WRONG).await.status, 401);
@@ -127,7 +119,7 @@ async fn an_unknown_email_over_http_is_refused_with_the_same_429() {
 #[ignore = "needs the running local stack; `make test` runs it"]
 async fn twelve_concurrent_wrong_passwords_over_http_are_counted_five_times() {
     let stack = Stack::from_env();
-    let email = fresh_email("swarm");
+    let email = unique_email("swarm");
     stack.register(&email).await;
     let answers = join_all((0..12).map(|_| stack.login(&email, WRONG))).await;
     let count = |status| answers.iter().filter(|a| a.status == status).count();
