@@ -53,7 +53,7 @@ TABLE_ACTIONS = {
                       "ConditionCheckItem"},
     "RefreshFunction": {"GetItem", "PutItem", "UpdateItem", "TransactWriteItems",
                         "ConditionCheckItem", "Query"},
-    "ResetFunction": {"GetItem", "PutItem", "UpdateItem", "TransactWriteItems",
+    "ResetFunction": {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems",
                       "ConditionCheckItem", "Query"},
     "VerifyFunction": {"GetItem", "PutItem", "UpdateItem", "TransactWriteItems",
                        "ConditionCheckItem"},

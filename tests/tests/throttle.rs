@@ -10,9 +10,13 @@ use capecontrol_shared::db;
 use capecontrol_shared::email::Email;
 use capecontrol_shared::store::Item;
 use capecontrol_shared::throttle::login::{self, Verdict};
-use capecontrol_tests::{body_json, call, registration, string, TestStack, STRONG_PASSWORD};
+use capecontrol_tests::call::post_to;
+use capecontrol_tests::{
+    body_json, call, mails_to, registration, string, unique_email, Handler, TestStack,
+    STRONG_PASSWORD,
+};
 use futures::future::join_all;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::time::Duration;
 
 const WRONG: &str = "definitely not the password";
@@ -208,7 +212,7 @@ fn assert_locked(answer: &Answer) {
 }
 
 #[tokio::test]
-async fn at_the_lockout_threshold_login_is_refused_until_a_password_reset_clears_the_count() {
+async fn at_the_lockout_threshold_login_is_refused_for_any_email_until_the_count_is_cleared() {
     let stack = TestStack::with_settings(lockout_at_eight)
         .await
         .expect("stack");
@@ -313,4 +317,39 @@ async fn a_success_whose_read_predates_the_failure_that_started_a_wait_is_refuse
         other => panic!("expected a wait, got {other:?}"),
     }
     assert_eq!(failures(&stack, "late@example.com").await, Some(5));
+}
+
+#[tokio::test]
+async fn a_password_reset_lifts_the_lockout() {
+    let stack = TestStack::with_settings(lockout_at_eight)
+        .await
+        .expect("stack");
+    let email = unique_email("reset-lock");
+    registered(&stack, &email).await;
+    fail_until_locked(&stack, &email, WRONG).await;
+    assert_locked(&attempt(&stack, &email, STRONG_PASSWORD).await);
+
+    let request = json!({"email": email});
+    let requested = post_to(
+        Handler::Reset,
+        &stack.state,
+        "/auth/password-reset",
+        &request,
+    )
+    .await;
+    assert_eq!(requested.status(), 202);
+    let mails = mails_to(&email).await.expect("mails");
+    let token = mails
+        .iter()
+        .rev()
+        .find_map(|m| m.token())
+        .expect("a reset link");
+    let body = json!({"token": token, "new_password": "copper lantern hums below 7 dunes"});
+    let path = "/auth/password-reset/confirm";
+    let confirmed = post_to(Handler::Reset, &stack.state, path, &body).await;
+    assert_eq!(confirmed.status(), 204, "{}", body_json(&confirmed));
+
+    assert_eq!(count_item(&stack, &email).await, None);
+    let answer = attempt(&stack, &email, "copper lantern hums below 7 dunes").await;
+    assert_eq!(answer.status, 200, "{answer:?}");
 }
