@@ -48,7 +48,7 @@ EXPECTED_ENV = {
     "RUST_LOG",
 }
 TABLE_ACTIONS = {
-    "RegisterFunction": {"TransactWriteItems", "PutItem", "ConditionCheckItem", "GetItem"},
+    "RegisterFunction": {"TransactWriteItems", "PutItem", "ConditionCheckItem"},
     "LoginFunction": {"BatchGetItem", "PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems",
                       "ConditionCheckItem"},
     "RefreshFunction": {"GetItem", "PutItem", "UpdateItem", "TransactWriteItems",

@@ -23,4 +23,5 @@ pub mod session;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod text;
 pub mod throttle;
