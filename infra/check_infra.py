@@ -48,7 +48,8 @@ EXPECTED_ENV = {
     "RUST_LOG",
 }
 TABLE_ACTIONS = {
-    "RegisterFunction": {"TransactWriteItems", "PutItem", "ConditionCheckItem"},
+    "RegisterFunction": {"TransactWriteItems", "PutItem", "ConditionCheckItem", "UpdateItem",
+                         "DeleteItem"},
     "LoginFunction": {"BatchGetItem", "PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems",
                       "ConditionCheckItem"},
     "RefreshFunction": {"GetItem", "PutItem", "UpdateItem", "TransactWriteItems",

@@ -118,6 +118,10 @@ pub enum RateDecision {
 }
 
 impl RateDecision {
+    pub fn is_limited(self) -> bool {
+        matches!(self, Self::Limited { .. })
+    }
+
     /// The stricter of two decisions: limited if either is, with the longer wait.
     pub fn and(self, other: Self) -> Self {
         match (self, other) {
