@@ -10,6 +10,7 @@ pub mod fields;
 pub mod http;
 pub mod jwt;
 pub mod keyring;
+pub mod money;
 pub mod opaque_token;
 pub mod password;
 pub mod request_meta;
