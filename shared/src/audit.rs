@@ -18,6 +18,11 @@ pub enum AuditEvent {
     RefreshTokenReuseDetected,
     Logout,
     LogoutAll,
+    EarningsAgentCreated,
+    EarningsSaleRecorded,
+    EarningsPayoutRecorded,
+    EarningsRecordChanged,
+    AdminGranted,
 }
 
 impl AuditEvent {
@@ -30,6 +35,11 @@ impl AuditEvent {
             Self::RefreshTokenReuseDetected => "refresh_token_reuse_detected",
             Self::Logout => "logout",
             Self::LogoutAll => "logout_all",
+            Self::EarningsAgentCreated => "earnings_agent_created",
+            Self::EarningsSaleRecorded => "earnings_sale_recorded",
+            Self::EarningsPayoutRecorded => "earnings_payout_recorded",
+            Self::EarningsRecordChanged => "earnings_record_changed",
+            Self::AdminGranted => "admin_granted",
         }
     }
 
@@ -44,6 +54,11 @@ impl AuditEvent {
             }
             Self::Logout => "A session was ended.",
             Self::LogoutAll => "Every session of the account was ended.",
+            Self::EarningsAgentCreated => "An earnings record was opened for an agent.",
+            Self::EarningsSaleRecorded => "A sale was credited to an earnings record.",
+            Self::EarningsPayoutRecorded => "A payout was debited from an earnings record.",
+            Self::EarningsRecordChanged => "An earnings record's rate or status was changed.",
+            Self::AdminGranted => "An operator created or promoted an admin account.",
         }
     }
 }

@@ -55,9 +55,14 @@ pub fn to_item(value: &impl Serialize) -> anyhow::Result<Item> {
 
 /// A Put that fails when an item with the same key already exists.
 pub fn put_new(table: &str, value: &impl Serialize) -> anyhow::Result<TransactWriteItem> {
+    put_new_item(table, to_item(value)?)
+}
+
+/// [`put_new`] of an item built by hand.
+pub fn put_new_item(table: &str, item: Item) -> anyhow::Result<TransactWriteItem> {
     let put = Put::builder()
         .table_name(table)
-        .set_item(Some(to_item(value)?))
+        .set_item(Some(item))
         .condition_expression("attribute_not_exists(pk)")
         .build()
         .context("build a conditional put")?;
@@ -70,6 +75,18 @@ pub async fn get<T: DeserializeOwned>(
     table: &str,
     key: Item,
 ) -> anyhow::Result<Option<T>> {
+    get_item(client, table, key)
+        .await?
+        .map(from_item)
+        .transpose()
+}
+
+/// A strongly consistent read of one item, as stored.
+pub async fn get_item(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    key: Item,
+) -> anyhow::Result<Option<Item>> {
     let output = client
         .get_item()
         .table_name(table)
@@ -78,7 +95,7 @@ pub async fn get<T: DeserializeOwned>(
         .send()
         .await
         .map_err(|e| anyhow::anyhow!("get item: {}", DisplayErrorContext(&e)))?;
-    output.item.map(from_item).transpose()
+    Ok(output.item)
 }
 
 pub fn from_item<T: DeserializeOwned>(item: Item) -> anyhow::Result<T> {

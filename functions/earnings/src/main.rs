@@ -1,1 +1,4 @@
-fn main() {}
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    capecontrol_shared::runtime::serve(earnings::handle).await
+}

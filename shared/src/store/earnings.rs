@@ -68,7 +68,7 @@ pub fn payout_pk(payout_id: &MarketplaceId) -> String {
 
 const MAX_ID_CHARS: usize = 100;
 /// Path segments of the earnings routes that cannot also be agent ids.
-const RESERVED_IDS: [&str; 3] = ["agents", "sales", "payouts"];
+const RESERVED_IDS: [&str; 4] = ["agents", "sales", "payouts", "earnings"];
 
 /// An id the marketplace assigns (agent, sale, payout): 1 to 100 of `A-Z a-z 0-9 . _ -`, so it
 /// is safe in a key (no `#`) and in a URL path segment without escaping.
@@ -457,7 +457,9 @@ mod tests {
     fn ids_are_key_and_path_safe_and_not_route_names() {
         assert!(MarketplaceId::parse("Agent_1.v2-beta").is_some());
         assert!(MarketplaceId::parse(&"a".repeat(100)).is_some());
-        for bad in ["", "a#b", "a/b", "a b", "ä", "agents", "sales", "payouts"] {
+        for bad in [
+            "", "a#b", "a/b", "a b", "ä", "agents", "sales", "payouts", "earnings",
+        ] {
             assert!(MarketplaceId::parse(bad).is_none(), "{bad:?}");
         }
         assert!(MarketplaceId::parse(&"a".repeat(101)).is_none());
