@@ -29,6 +29,12 @@ EXPECTED_ROUTES = {
     ("POST", "/auth/refresh", "refresh"),
     ("POST", "/auth/logout", "refresh"),
     ("POST", "/auth/logout-all", "refresh"),
+    ("GET", "/earnings", "earnings"),
+    ("GET", "/earnings/{agent_id}", "earnings"),
+    ("PATCH", "/earnings/{agent_id}", "earnings"),
+    ("POST", "/earnings/agents", "earnings"),
+    ("POST", "/earnings/sales", "earnings"),
+    ("POST", "/earnings/payouts", "earnings"),
 }
 EXPECTED_ENV = {
     "TABLE_NAME", "SIGNING_SECRET_ARN", "JWT_ISSUER", "JWT_AUDIENCE",
@@ -41,6 +47,7 @@ TABLE_ACTIONS = {
     "LoginFunction": {"GetItem", "PutItem", "UpdateItem", "TransactWriteItems", "ConditionCheckItem"},
     "RefreshFunction": {"GetItem", "PutItem", "UpdateItem", "TransactWriteItems",
                         "ConditionCheckItem", "Query"},
+    "EarningsFunction": {"GetItem", "Query", "PutItem", "TransactWriteItems"},
 }
 
 
