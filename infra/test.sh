@@ -4,7 +4,9 @@
 #   1. cargo test --workspace    against moto on TEST_MOTO_PORT (5100);
 #                                tests create their own tables from
 #                                TABLE_DEFINITION_FILE.
-#   2. cargo test $E2E_TEST_ARGS -- --ignored   (default: -p capecontrol-tests --test e2e --test e2e_earnings)
+#   2. cargo test $E2E_TEST_ARGS -- --ignored
+#                                (default: -p capecontrol-tests --test e2e
+#                                --test e2e_earnings)
 #                                against a full local stack: moto on
 #                                E2E_MOTO_PORT (5200) with table
 #                                capecontrol-auth-e2e + its secret,
