@@ -29,6 +29,11 @@ EXPECTED_ROUTES = {
     ("POST", "/auth/refresh", "refresh"),
     ("POST", "/auth/logout", "refresh"),
     ("POST", "/auth/logout-all", "refresh"),
+    ("POST", "/auth/password-reset", "reset"),
+    ("POST", "/auth/password-reset/confirm", "reset"),
+    ("POST", "/auth/password/change", "reset"),
+    ("POST", "/auth/verify-email", "verify"),
+    ("POST", "/auth/verify-email/resend", "verify"),
     ("GET", "/earnings", "earnings"),
     ("GET", "/earnings/{agent_id}", "earnings"),
     ("PATCH", "/earnings/{agent_id}", "earnings"),
@@ -40,13 +45,19 @@ EXPECTED_ENV = {
     "TABLE_NAME", "SIGNING_SECRET_ARN", "JWT_ISSUER", "JWT_AUDIENCE",
     "ACCESS_TOKEN_TTL_SECONDS", "REFRESH_IDLE_TTL_SECONDS",
     "REFRESH_ABSOLUTE_TTL_SECONDS", "REFRESH_GRACE_SECONDS",
-    "AUDIT_RETENTION_DAYS", "RUST_LOG",
+    "AUDIT_RETENTION_DAYS", "MAIL_SENDER", "LINK_BASE_URL", "VERIFY_TOKEN_TTL_SECONDS",
+    "RESET_TOKEN_TTL_SECONDS", "ENUMERATION_SAFE_REGISTRATION", "ALLOW_UNVERIFIED_LOGIN",
+    "RUST_LOG",
 }
 TABLE_ACTIONS = {
     "RegisterFunction": {"TransactWriteItems", "PutItem", "ConditionCheckItem", "GetItem"},
     "LoginFunction": {"GetItem", "PutItem", "UpdateItem", "TransactWriteItems", "ConditionCheckItem"},
     "RefreshFunction": {"GetItem", "PutItem", "UpdateItem", "TransactWriteItems",
                         "ConditionCheckItem", "Query"},
+    "ResetFunction": {"GetItem", "PutItem", "UpdateItem", "TransactWriteItems",
+                      "ConditionCheckItem", "Query"},
+    "VerifyFunction": {"GetItem", "PutItem", "UpdateItem", "TransactWriteItems",
+                       "ConditionCheckItem"},
     "EarningsFunction": {"GetItem", "Query", "PutItem", "TransactWriteItems"},
 }
 

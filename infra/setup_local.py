@@ -59,6 +59,7 @@ def clients(endpoint: str, region: str):
     return (
         session.client("dynamodb", endpoint_url=endpoint),
         session.client("secretsmanager", endpoint_url=endpoint),
+        session.client("sesv2", endpoint_url=endpoint),
     )
 
 
@@ -98,6 +99,15 @@ def ensure_secret(sm, name: str) -> str:
     return arn
 
 
+def ensure_sender(ses, sender: str) -> None:
+    """The emulator, like SES, sends only from a verified identity."""
+    try:
+        ses.create_email_identity(EmailIdentity=sender)
+        print(f"created sender identity {sender}", file=sys.stderr)
+    except ses.exceptions.AlreadyExistsException:
+        print(f"sender identity {sender} exists", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Create local table + signing secret")
     parser.add_argument("--endpoint", default=os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"))
@@ -106,16 +116,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--secret-name", required=True)
     parser.add_argument("--template", default=str(ROOT / "template.yaml"))
     parser.add_argument("--resource", help="logical id of the table (default: the only one)")
+    parser.add_argument("--mail-sender",
+                        default=os.environ.get("MAIL_SENDER", "no-reply@capecontrol.example"))
     parser.add_argument("--env-file", help="also write the KEY=VALUE lines to this file")
     args = parser.parse_args(argv)
 
     check_endpoint(args.endpoint)
     template = load_template(args.template)
     definition = build_definition(template, args.resource)
-    ddb, sm = clients(args.endpoint, args.region)
+    ddb, sm, ses = clients(args.endpoint, args.region)
 
     ensure_table(ddb, args.table_name, definition, ttl_attribute(template, args.resource))
     arn = ensure_secret(sm, args.secret_name)
+    ensure_sender(ses, args.mail_sender)
 
     lines = f"TABLE_NAME={args.table_name}\nSIGNING_SECRET_ARN={arn}\n"
     sys.stdout.write(lines)

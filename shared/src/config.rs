@@ -19,6 +19,15 @@ pub struct Settings {
     /// revoking its family, so that two tabs refreshing at once both stay signed in.
     pub refresh_grace: Duration,
     pub audit_retention: Duration,
+    /// The verified SES identity mail is sent from.
+    pub mail_sender: String,
+    /// Links in mail are built from this alone, never from request headers.
+    pub link_base_url: url::Url,
+    pub verify_token_ttl: Duration,
+    pub reset_token_ttl: Duration,
+    /// Registration answers 202 alike for new and taken emails (and mails the owner).
+    pub enumeration_safe_registration: bool,
+    pub allow_unverified_login: bool,
 }
 
 impl Settings {
@@ -46,6 +55,14 @@ impl Settings {
             }
             Ok(Duration::seconds(value))
         };
+        let flag = |name: &str, default: bool| -> anyhow::Result<bool> {
+            match lookup(name).as_deref().map(str::trim) {
+                None | Some("") => Ok(default),
+                Some("true") => Ok(true),
+                Some("false") => Ok(false),
+                Some(_) => bail!("{name} must be true or false"),
+            }
+        };
         let settings = Self {
             table_name: text("TABLE_NAME")?,
             signing_secret_id: text("SIGNING_SECRET_ARN")?,
@@ -56,12 +73,32 @@ impl Settings {
             refresh_absolute_ttl: seconds("REFRESH_ABSOLUTE_TTL_SECONDS", 90 * 86_400)?,
             refresh_grace: seconds("REFRESH_GRACE_SECONDS", 10)?,
             audit_retention: Duration::days(seconds("AUDIT_RETENTION_DAYS", 365)?.whole_seconds()),
+            mail_sender: lookup("MAIL_SENDER")
+                .unwrap_or_else(|| "no-reply@capecontrol.example".to_owned()),
+            link_base_url: lookup("LINK_BASE_URL")
+                .unwrap_or_else(|| "https://app.capecontrol.example".to_owned())
+                .parse()
+                .context("LINK_BASE_URL is not a URL")?,
+            verify_token_ttl: seconds("VERIFY_TOKEN_TTL_SECONDS", 86_400)?,
+            reset_token_ttl: seconds("RESET_TOKEN_TTL_SECONDS", 1_800)?,
+            enumeration_safe_registration: flag("ENUMERATION_SAFE_REGISTRATION", true)?,
+            allow_unverified_login: flag("ALLOW_UNVERIFIED_LOGIN", true)?,
         };
         if settings.refresh_idle_ttl > settings.refresh_absolute_ttl {
             bail!("REFRESH_IDLE_TTL_SECONDS exceeds REFRESH_ABSOLUTE_TTL_SECONDS");
         }
+        if !is_safe_link_base(&settings.link_base_url) {
+            bail!("LINK_BASE_URL must be https (or http on 127.0.0.1) without query or fragment");
+        }
         Ok(settings)
     }
+}
+
+/// https anywhere, plain http only on the loopback address of a local stack.
+fn is_safe_link_base(url: &url::Url) -> bool {
+    let loopback = url.host_str() == Some("127.0.0.1") || url.host_str() == Some("localhost");
+    let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback);
+    scheme_ok && url.query().is_none() && url.fragment().is_none() && url.has_host()
 }
 
 #[cfg(test)]
@@ -92,6 +129,35 @@ mod tests {
     fn a_missing_table_name_fails_at_start() {
         let error = Settings::from_lookup(lookup(&[("SIGNING_SECRET_ARN", "s")])).unwrap_err();
         assert!(error.to_string().contains("TABLE_NAME"));
+    }
+
+    #[test]
+    fn link_bases_must_be_https_except_on_loopback() {
+        let base = [("TABLE_NAME", "t"), ("SIGNING_SECRET_ARN", "s")];
+        for (url, ok) in [
+            ("https://app.example.com", true),
+            ("http://127.0.0.1:9000", true),
+            ("http://app.example.com", false),
+            ("https://app.example.com/?next=x", false),
+            ("javascript:alert(1)", false),
+        ] {
+            let mut pairs = base.to_vec();
+            pairs.push(("LINK_BASE_URL", url));
+            assert_eq!(Settings::from_lookup(lookup(&pairs)).is_ok(), ok, "{url}");
+        }
+    }
+
+    #[test]
+    fn flags_accept_only_true_or_false() {
+        let base = [("TABLE_NAME", "t"), ("SIGNING_SECRET_ARN", "s")];
+        let mut pairs = base.to_vec();
+        pairs.push(("ENUMERATION_SAFE_REGISTRATION", "false"));
+        let settings = Settings::from_lookup(lookup(&pairs)).expect("settings");
+        assert!(!settings.enumeration_safe_registration);
+        assert!(settings.allow_unverified_login);
+        let mut pairs = base.to_vec();
+        pairs.push(("ALLOW_UNVERIFIED_LOGIN", "no"));
+        assert!(Settings::from_lookup(lookup(&pairs)).is_err());
     }
 
     #[test]

@@ -118,6 +118,16 @@ pub async fn put_one(
     Ok(())
 }
 
+/// A Put that replaces whatever item has the same key.
+pub fn put(table: &str, value: &impl Serialize) -> anyhow::Result<TransactWriteItem> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(to_item(value)?))
+        .build()
+        .context("build a put")?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
 /// Runs a transaction, retrying while DynamoDB reports only TransactionConflict.
 pub async fn transact(
     client: &aws_sdk_dynamodb::Client,

@@ -2,6 +2,7 @@
 //! types parsed from requests, password hashing, tokens and the single-table mapping.
 
 pub mod audit;
+pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod db;
@@ -10,10 +11,14 @@ pub mod fields;
 pub mod http;
 pub mod jwt;
 pub mod keyring;
+pub mod mail;
 pub mod money;
+pub mod notify;
+pub mod one_time;
 pub mod opaque_token;
 pub mod password;
 pub mod request_meta;
+pub mod revocation;
 pub mod runtime;
 pub mod session;
 pub mod state;

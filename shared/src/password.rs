@@ -39,6 +39,17 @@ impl PasswordRejection {
             Self::TooWeak => "password_too_weak",
         }
     }
+
+    /// What a client can show the user.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::TooShort => "Use at least 12 characters.",
+            Self::TooLong => "Use at most 128 characters.",
+            Self::TooWeak => {
+                "This password is too easy to guess; a few unrelated words make a strong one."
+            }
+        }
+    }
 }
 
 /// A password as presented, NFKC-normalized so that visually equal input hashes equally.

@@ -6,6 +6,7 @@ use tokio::sync::OnceCell;
 use crate::config::Settings;
 use crate::jwt::TokenPolicy;
 use crate::keyring::KeyRing;
+use crate::mail::{Links, Mailer};
 use crate::password::{Hasher, PasswordHashString};
 
 #[derive(Debug)]
@@ -15,6 +16,8 @@ pub struct AppState {
     pub keys: KeyRing,
     pub tokens: TokenPolicy,
     pub hasher: Hasher,
+    pub mailer: Mailer,
+    pub links: Links,
     dummy_hash: OnceCell<PasswordHashString>,
 }
 
@@ -37,8 +40,14 @@ impl AppState {
             audience: settings.jwt_audience.clone(),
             lifetime: settings.access_token_ttl,
         };
+        let mailer = Mailer::new(
+            aws_sdk_sesv2::Client::new(aws),
+            settings.mail_sender.clone(),
+        );
         Self {
             keys: KeyRing::new(secrets, settings.signing_secret_id.clone()),
+            mailer,
+            links: Links::new(settings.link_base_url.clone()),
             dynamo,
             tokens,
             hasher: Hasher::owasp(),

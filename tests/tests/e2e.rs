@@ -2,6 +2,7 @@
 //! with `--ignored`): the routes of `template.yaml`, served by `cargo lambda watch` with
 //! several instances per function, on the emulator.
 
+use capecontrol_tests::{mails_to, unique_email};
 use futures::future::join_all;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
@@ -65,10 +66,6 @@ impl Api {
     }
 }
 
-fn unique_email(tag: &str) -> String {
-    format!("{tag}-{}@example.com", uuid::Uuid::new_v4().simple())
-}
-
 fn grace() -> Duration {
     let seconds = std::env::var("REFRESH_GRACE_SECONDS")
         .ok()
@@ -88,7 +85,7 @@ fn text(body: &Value, name: &str) -> String {
 async fn register_login_refresh_logout_all_replay_and_logout_over_http() {
     let api = Api::new();
     let email = unique_email("journey");
-    assert_eq!(api.register(&email).await, StatusCode::CREATED);
+    assert_eq!(api.register(&email).await, StatusCode::ACCEPTED);
 
     let first = api.login(&email).await;
     let (status, rotated) = api.refresh(&text(&first, "refresh_token")).await;
@@ -129,15 +126,26 @@ async fn twenty_concurrent_registrations_over_http_create_one_account() {
     let api = Api::new();
     let email = unique_email("race");
     let statuses = join_all((0..20).map(|_| api.register(&email))).await;
-    let created = statuses
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::ACCEPTED),
+        "{statuses:?}"
+    );
+    let subjects: Vec<String> = mails_to(&email)
+        .await
+        .expect("mails")
+        .into_iter()
+        .map(|m| m.subject)
+        .collect();
+    let verifications = subjects.iter().filter(|s| s.starts_with("Confirm")).count();
+    let attempts = subjects
         .iter()
-        .filter(|s| **s == StatusCode::CREATED)
+        .filter(|s| s.starts_with("Someone tried"))
         .count();
-    let conflicts = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::CONFLICT)
-        .count();
-    assert_eq!((created, conflicts), (1, 19), "{statuses:?}");
+    assert_eq!(
+        (verifications, attempts),
+        (1, 19),
+        "one account, nineteen attempts"
+    );
 }
 
 #[tokio::test]
@@ -145,7 +153,7 @@ async fn twenty_concurrent_registrations_over_http_create_one_account() {
 async fn ten_concurrent_refreshes_over_http_all_succeed_then_a_late_replay_revokes_the_family() {
     let api = Api::new();
     let email = unique_email("tabs");
-    assert_eq!(api.register(&email).await, StatusCode::CREATED);
+    assert_eq!(api.register(&email).await, StatusCode::ACCEPTED);
     let login = api.login(&email).await;
     let shared = text(&login, "refresh_token");
 
@@ -173,4 +181,68 @@ async fn the_local_router_answers_unknown_routes_with_a_json_404() {
     assert_eq!(response.status(), 404);
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["error"]["code"], "not_found");
+}
+
+#[tokio::test]
+#[ignore = "needs the running local stack; `make test` runs it"]
+async fn the_mailed_verification_link_verifies_over_http() {
+    let api = Api::new();
+    let email = unique_email("verify");
+    assert_eq!(api.register(&email).await, StatusCode::ACCEPTED);
+    let token = mails_to(&email).await.expect("mails")[0]
+        .token()
+        .expect("token");
+    let verified = api
+        .post("/auth/verify-email", &json!({"token": token}))
+        .await;
+    assert_eq!(verified.status(), 204);
+    let again = api
+        .post("/auth/verify-email", &json!({"token": token}))
+        .await;
+    assert_eq!(again.status(), 400);
+}
+
+#[tokio::test]
+#[ignore = "needs the running local stack; `make test` runs it"]
+async fn a_reset_over_http_ignores_spoofed_hosts_and_revokes_live_sessions() {
+    let api = Api::new();
+    let email = unique_email("reset");
+    assert_eq!(api.register(&email).await, StatusCode::ACCEPTED);
+    let session = api.login(&email).await;
+
+    let spoofed = api
+        .client
+        .post(format!("{}/auth/password-reset", api.base))
+        .header("x-forwarded-host", "evil.example.net")
+        .header("forwarded", "host=evil.example.net")
+        .header("origin", "https://evil.example.net")
+        .header("referer", "https://evil.example.net/")
+        .json(&json!({"email": email}))
+        .send()
+        .await
+        .expect("the stack answers");
+    assert_eq!(spoofed.status(), 202);
+    let mail = mails_to(&email)
+        .await
+        .expect("mails")
+        .pop()
+        .expect("a reset mail");
+    let link = mail.link().expect("link");
+    assert!(
+        link.starts_with("https://app.capecontrol.example/reset-password?token="),
+        "{link}"
+    );
+    assert!(!mail.html.contains("evil"));
+
+    let new_password = "copper lantern hums below 7 dunes";
+    let body = json!({"token": mail.token().expect("token"), "new_password": new_password});
+    assert_eq!(
+        api.post("/auth/password-reset/confirm", &body)
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(api.refresh(&text(&session, "refresh_token")).await.0, 401);
+    let login = json!({"email": email, "password": new_password});
+    assert_eq!(api.post("/auth/login", &login).await.status(), 200);
 }

@@ -18,7 +18,7 @@ fn event() -> Event {
 
 #[tokio::test]
 async fn a_base64_encoded_body_is_decoded() {
-    let stack = TestStack::new().await.expect("stack");
+    let stack = TestStack::revealing().await.expect("stack");
     let body = registration("b64@example.com").to_string();
     let encoded = base64::engine::general_purpose::STANDARD.encode(body);
     let (status, json, _) = register_with(&stack, event().raw_body(&encoded, true)).await;
@@ -27,7 +27,7 @@ async fn a_base64_encoded_body_is_decoded() {
 
 #[tokio::test]
 async fn content_type_size_and_syntax_errors_have_their_own_status_and_code() {
-    let stack = TestStack::new().await.expect("stack");
+    let stack = TestStack::revealing().await.expect("stack");
     let valid = registration("x@example.com").to_string();
     let cases = [
         (
@@ -70,7 +70,7 @@ async fn content_type_size_and_syntax_errors_have_their_own_status_and_code() {
 
 #[tokio::test]
 async fn upper_case_content_type_with_parameters_is_json() {
-    let stack = TestStack::new().await.expect("stack");
+    let stack = TestStack::revealing().await.expect("stack");
     let event = event()
         .header("Content-Type", "APPLICATION/JSON; charset=UTF-8")
         .json(&registration("case@example.com"));
@@ -80,7 +80,7 @@ async fn upper_case_content_type_with_parameters_is_json() {
 
 #[tokio::test]
 async fn every_response_carries_the_gateway_request_id() {
-    let stack = TestStack::new().await.expect("stack");
+    let stack = TestStack::revealing().await.expect("stack");
     let expected = [
         (EventKind::HttpApiV2, "Fx2aQjQfDoEEMbw="),
         (EventKind::RestApiV1, "c0ffee00-1111-4222-8333-444455556666"),
@@ -100,7 +100,7 @@ async fn every_response_carries_the_gateway_request_id() {
 
 #[tokio::test]
 async fn unknown_routes_are_404_and_other_methods_405_on_the_session_function() {
-    let stack = TestStack::new().await.expect("stack");
+    let stack = TestStack::revealing().await.expect("stack");
     let unknown = Event::new(EventKind::HttpApiV2, "/auth/nothing")
         .expect("event")
         .request();
@@ -116,7 +116,7 @@ async fn unknown_routes_are_404_and_other_methods_405_on_the_session_function() 
 
 #[tokio::test]
 async fn a_rest_api_stage_prefix_still_reaches_the_route() {
-    let stack = TestStack::new().await.expect("stack");
+    let stack = TestStack::revealing().await.expect("stack");
     let body = serde_json::json!({ "refresh_token": "A".repeat(43) });
     for kind in EventKind::ALL {
         let event = Event::new(kind, "/auth/logout").expect("event").json(&body);

@@ -10,7 +10,7 @@ use capecontrol_tests::{
 
 async fn registered(stack: &TestStack, email: &str) {
     let response = call::register(&stack.state, &registration(email)).await;
-    assert_eq!(response.status(), 201, "{}", body_json(&response));
+    assert_eq!(response.status(), 202, "{}", body_json(&response));
 }
 
 #[tokio::test]
@@ -188,4 +188,22 @@ async fn missing_or_unknown_login_fields_are_422() {
     let fields = &body_json(&response)["error"]["fields"];
     assert_eq!(fields[0]["field"], "password");
     assert_eq!(fields[1]["field"], "remember");
+}
+
+#[tokio::test]
+async fn with_unverified_logins_off_an_unverified_account_is_told_after_the_right_password() {
+    let stack = TestStack::with_settings(|s| s.allow_unverified_login = false)
+        .await
+        .expect("stack");
+    registered(&stack, "unverified@example.com").await;
+    let wrong = call::login(
+        &stack.state,
+        "unverified@example.com",
+        "wrong password entirely",
+    )
+    .await;
+    assert_eq!(wrong.status(), 401);
+    let right = call::login(&stack.state, "unverified@example.com", STRONG_PASSWORD).await;
+    assert_eq!(right.status(), 403);
+    assert_eq!(body_json(&right)["error"]["code"], "email_not_verified");
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 #[tokio::test]
 async fn twenty_concurrent_registrations_of_one_email_create_one_user() {
-    let stack = TestStack::new().await.expect("stack");
+    let stack = TestStack::revealing().await.expect("stack");
     let state = &stack.state;
     let attempts = (0..20).map(|i| async move {
         let email = if i % 2 == 0 {
@@ -82,7 +82,7 @@ async fn ten_concurrent_refreshes_inside_the_grace_window_all_succeed_and_a_late
 
 #[tokio::test]
 async fn a_transaction_conflict_is_retried_and_the_write_lands_exactly_once() {
-    let stack = TestStack::new().await.expect("stack");
+    let stack = TestStack::revealing().await.expect("stack");
     let item = serde_json::json!({"pk": "RACE#1", "sk": "ITEM", "entity": "probe"});
     let items = vec![
         db::put_new(stack.state.table(), &item).expect("put"),
@@ -115,4 +115,33 @@ async fn a_transaction_conflict_is_retried_and_the_write_lands_exactly_once() {
     assert!(result.is_ok(), "{result:?}");
     assert_eq!(calls.load(Ordering::SeqCst), 3);
     assert_eq!(stack.items_of("probe").await.expect("scan").len(), 2);
+}
+
+#[tokio::test]
+async fn twenty_concurrent_enumeration_safe_registrations_make_one_account_and_twenty_mails() {
+    let stack = TestStack::new().await.expect("stack");
+    let state = &stack.state;
+    let email = capecontrol_tests::unique_email("safe-race");
+    let email = &email;
+    let attempts = (0..20).map(|_| async move {
+        call::register(state, &registration(email))
+            .await
+            .status()
+            .as_u16()
+    });
+    let statuses = join_all(attempts).await;
+    assert!(statuses.iter().all(|s| *s == 202), "{statuses:?}");
+    assert_eq!(stack.items_of("user").await.expect("scan").len(), 1);
+    let subjects: Vec<String> = capecontrol_tests::mails_to(email)
+        .await
+        .expect("mails")
+        .into_iter()
+        .map(|m| m.subject)
+        .collect();
+    let verifications = subjects.iter().filter(|s| s.starts_with("Confirm")).count();
+    let attempts = subjects
+        .iter()
+        .filter(|s| s.starts_with("Someone tried"))
+        .count();
+    assert_eq!((verifications, attempts), (1, 19), "{subjects:?}");
 }

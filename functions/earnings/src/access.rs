@@ -3,8 +3,8 @@
 //! account, is refused; the role and the verification come from the item, not the claims.
 
 use anyhow::Context;
+use capecontrol_shared::auth;
 use capecontrol_shared::db;
-use capecontrol_shared::http;
 use capecontrol_shared::state::AppState;
 use capecontrol_shared::store::users::{self, Role, UserId, UserItem};
 use capecontrol_shared::store::{self as keys};
@@ -44,16 +44,7 @@ impl Caller {
 }
 
 pub(crate) async fn caller(state: &AppState, request: &Request) -> Result<Caller, EarningsError> {
-    let token = http::bearer_token(request).ok_or(EarningsError::InvalidAccessToken)?;
-    let claims = state.tokens.verify(token, &state.keys).await?;
-    let key = keys::key(users::pk(&claims.sub), users::PROFILE_SK);
-    let item: Option<UserItem> = db::get(&state.dynamo, state.table(), key)
-        .await
-        .context("read the caller")?;
-    let profile = item
-        .map(|item| item.profile)
-        .filter(|p| p.is_active && p.token_version == claims.tv)
-        .ok_or(EarningsError::InvalidAccessToken)?;
+    let profile = auth::authenticate(state, request).await?.profile;
     match profile.role {
         Role::Customer => Err(EarningsError::Forbidden),
         _ if !profile.is_verified => Err(EarningsError::NotVerified),

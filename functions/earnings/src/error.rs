@@ -1,6 +1,6 @@
+use capecontrol_shared::auth::AuthError;
 use capecontrol_shared::fields::FieldError;
 use capecontrol_shared::http::ApiError;
-use capecontrol_shared::jwt::Rejection;
 use lambda_http::http::StatusCode;
 
 /// Every expected outcome of the earnings routes besides success, and one `Unexpected` that
@@ -36,11 +36,12 @@ pub enum EarningsError {
     Unexpected(#[from] anyhow::Error),
 }
 
-impl From<Rejection> for EarningsError {
-    fn from(rejection: Rejection) -> Self {
-        match rejection {
-            Rejection::Invalid => Self::InvalidAccessToken,
-            Rejection::KeysUnavailable(_) => Self::KeysUnavailable,
+impl From<AuthError> for EarningsError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Unauthorized => Self::InvalidAccessToken,
+            AuthError::KeysUnavailable => Self::KeysUnavailable,
+            AuthError::Unexpected(error) => Self::Unexpected(error),
         }
     }
 }

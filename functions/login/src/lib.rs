@@ -35,6 +35,9 @@ pub enum LoginError {
     /// Only said after the right password.
     #[error("the account is deactivated")]
     AccountInactive,
+    /// Only said after the right password, and only when unverified logins are off.
+    #[error("the email address is not verified")]
+    EmailNotVerified,
     #[error("the account changed while logging in")]
     AccountChanged,
     #[error("no signing key")]
@@ -56,6 +59,11 @@ impl LoginError {
                 StatusCode::FORBIDDEN,
                 "account_inactive",
                 "This account is deactivated.",
+            ),
+            Self::EmailNotVerified => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "email_not_verified",
+                "Verify your email address with the link we sent, then log in.",
             ),
             Self::AccountChanged => ApiError::new(
                 StatusCode::CONFLICT,
@@ -128,6 +136,16 @@ async fn login(
     if !credentials.is_active {
         record_failure(state, meta, Some(&credentials.user_id), "account inactive").await;
         return Err(LoginError::AccountInactive);
+    }
+    if !credentials.is_verified && !state.settings.allow_unverified_login {
+        record_failure(
+            state,
+            meta,
+            Some(&credentials.user_id),
+            "email not verified",
+        )
+        .await;
+        return Err(LoginError::EmailNotVerified);
     }
 
     let key = state

@@ -1,5 +1,5 @@
+use capecontrol_shared::auth::AuthError;
 use capecontrol_shared::http::ApiError;
-use capecontrol_shared::jwt::Rejection;
 use lambda_http::http::StatusCode;
 
 #[derive(Debug, thiserror::Error)]
@@ -18,11 +18,12 @@ pub enum RefreshError {
     Unexpected(#[from] anyhow::Error),
 }
 
-impl From<Rejection> for RefreshError {
-    fn from(rejection: Rejection) -> Self {
-        match rejection {
-            Rejection::Invalid => Self::InvalidAccessToken,
-            Rejection::KeysUnavailable(_) => Self::KeysUnavailable,
+impl From<AuthError> for RefreshError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Unauthorized => Self::InvalidAccessToken,
+            AuthError::KeysUnavailable => Self::KeysUnavailable,
+            AuthError::Unexpected(error) => Self::Unexpected(error),
         }
     }
 }

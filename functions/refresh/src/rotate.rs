@@ -22,6 +22,7 @@ use capecontrol_shared::http;
 use capecontrol_shared::jwt::Subject;
 use capecontrol_shared::opaque_token::OpaqueToken;
 use capecontrol_shared::request_meta::RequestMeta;
+use capecontrol_shared::revocation;
 use capecontrol_shared::session::{self, TokenPair};
 use capecontrol_shared::state::AppState;
 use capecontrol_shared::store::refresh_tokens::{self, RefreshTokenItem};
@@ -237,34 +238,12 @@ async fn revoke_for_reuse(
     }
 }
 
-/// Marks a session revoked (keeping the first revocation's time and reason).
+/// Marks a token's session revoked (keeping the first revocation's time and reason).
 pub(crate) fn revoke_family(
     table: &str,
     token: &RefreshTokenItem,
     reason: &str,
     now: OffsetDateTime,
 ) -> anyhow::Result<TransactWriteItem> {
-    revoke_session(table, &token.user_id, &token.family_id, reason, now)
-}
-
-pub(crate) fn revoke_session(
-    table: &str,
-    user: &users::UserId,
-    family_id: &str,
-    reason: &str,
-    now: OffsetDateTime,
-) -> anyhow::Result<TransactWriteItem> {
-    let update = Update::builder()
-        .table_name(table)
-        .set_key(Some(keys::key(sessions::pk(user), sessions::sk(family_id))))
-        .update_expression(
-            "SET revoked_at = if_not_exists(revoked_at, :now), \
-             revoked_reason = if_not_exists(revoked_reason, :reason)",
-        )
-        .condition_expression("attribute_exists(pk)")
-        .expression_attribute_values(":now", AttributeValue::S(clock::rfc3339(now)))
-        .expression_attribute_values(":reason", AttributeValue::S(reason.to_owned()))
-        .build()
-        .context("build the session revocation")?;
-    Ok(TransactWriteItem::builder().update(update).build())
+    revocation::revoke_session(table, &token.user_id, &token.family_id, reason, now)
 }

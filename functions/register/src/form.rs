@@ -83,18 +83,9 @@ fn parse_password(
     match Password::new_checked(&raw, &context) {
         Ok(password) => Some(password),
         Err(rejection) => {
-            fields.reject("password", rejection.code(), rejection_message(rejection));
+            fields.reject("password", rejection.code(), rejection.message());
             None
         }
-    }
-}
-
-fn rejection_message(rejection: capecontrol_shared::password::PasswordRejection) -> &'static str {
-    use capecontrol_shared::password::PasswordRejection::*;
-    match rejection {
-        TooShort => "Use at least 12 characters.",
-        TooLong => "Use at most 128 characters.",
-        TooWeak => "This password is too easy to guess; a few unrelated words make a strong one.",
     }
 }
 

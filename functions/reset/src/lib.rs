@@ -1,0 +1,60 @@
+//! Passwords after registration, one function for three routes:
+//! - `POST /auth/password-reset {email}` mails a one-time link, answering the same 202 with
+//!   the same work whether or not the account exists ([`request`]);
+//! - `POST /auth/password-reset/confirm {token, new_password}` sets the new password, ends every
+//!   session and revokes every earlier token, in one transaction with the token's use
+//!   ([`confirm`]);
+//! - `POST /auth/password/change {current_password, new_password}` with an access token does
+//!   the same for a signed-in user, keeping the current session ([`change`]).
+
+mod change;
+mod confirm;
+mod error;
+mod request;
+
+use capecontrol_shared::http::{self, ApiError};
+use capecontrol_shared::request_meta::RequestMeta;
+use capecontrol_shared::state::AppState;
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+
+pub use error::ResetError;
+
+pub const REQUEST_ENDPOINT: &str = "POST /auth/password-reset";
+pub const CONFIRM_ENDPOINT: &str = "POST /auth/password-reset/confirm";
+pub const CHANGE_ENDPOINT: &str = "POST /auth/password/change";
+
+pub async fn handle(state: &AppState, request: Request) -> Response<Body> {
+    let Some(endpoint) = route(&request) else {
+        let meta = RequestMeta::from_request(&request, "unknown");
+        return ApiError::not_found().into_response(&meta.request_id);
+    };
+    let meta = RequestMeta::from_request(&request, endpoint);
+    if request.method() != Method::POST {
+        return ApiError::method_not_allowed().into_response(&meta.request_id);
+    }
+    let id = &meta.request_id;
+    let outcome = match endpoint {
+        REQUEST_ENDPOINT => request::request(state, &request, &meta)
+            .await
+            .map(|()| http::json_response(StatusCode::ACCEPTED, &request::accepted_body(), id)),
+        CONFIRM_ENDPOINT => confirm::confirm(state, &request, &meta)
+            .await
+            .map(|()| http::empty_response(StatusCode::NO_CONTENT, id)),
+        _ => change::change(state, &request, &meta)
+            .await
+            .map(|tokens| http::json_response(StatusCode::OK, &tokens, id)),
+    };
+    outcome.unwrap_or_else(|error| error.into_api_error().into_response(id))
+}
+
+fn route(request: &Request) -> Option<&'static str> {
+    [
+        ("/auth/password-reset/confirm", CONFIRM_ENDPOINT),
+        ("/auth/password-reset", REQUEST_ENDPOINT),
+        ("/auth/password/change", CHANGE_ENDPOINT),
+    ]
+    .into_iter()
+    .find(|(path, _)| http::path_ends_with(request, path))
+    .map(|(_, endpoint)| endpoint)
+}
