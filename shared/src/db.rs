@@ -201,11 +201,16 @@ fn classify(error: SdkError<TransactWriteItemsError, HttpResponse>) -> Classifie
 
 fn backoff(retries: u32) -> Duration {
     let base_ms = 10_u64 << retries.min(6);
+    Duration::from_millis(base_ms) + jitter(base_ms)
+}
+
+/// A random wait below `ceiling_ms` milliseconds (none when the OS has no randomness to give).
+pub fn jitter(ceiling_ms: u64) -> Duration {
     let mut byte = [0_u8; 1];
-    let jitter = getrandom::fill(&mut byte)
-        .map(|()| u64::from(byte[0]) % base_ms)
+    let millis = getrandom::fill(&mut byte)
+        .map(|()| u64::from(byte[0]) % ceiling_ms.max(1))
         .unwrap_or(0);
-    Duration::from_millis(base_ms + jitter)
+    Duration::from_millis(millis)
 }
 
 /// DynamoDB answers the emulator never gives, built for tests to inject.

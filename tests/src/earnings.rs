@@ -29,24 +29,9 @@ pub async fn seed_user(state: &AppState, role: Role, verified: bool) -> Seeded {
     let id = UserId::generate();
     let email = format!("{}@example.com", id.as_str().replace('-', ""));
     let profile = Profile {
-        id: id.clone(),
-        email: email.clone(),
-        role,
-        first_name: None,
-        last_name: None,
-        phone: None,
-        website: None,
-        company: None,
-        is_active: true,
         is_verified: verified,
         email_verified_at: verified.then(|| clock::rfc3339(now)),
-        experience: None,
-        created_at: clock::rfc3339(now),
-        updated_at: None,
-        last_login_at: None,
-        terms_accepted_at: None,
-        privacy_accepted_at: None,
-        token_version: 0,
+        ..Profile::new(id.clone(), email.clone(), role, clock::rfc3339(now))
     };
     let credentials = CredentialsItem {
         pk: format!("EMAIL#{email}"),

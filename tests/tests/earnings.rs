@@ -69,6 +69,10 @@ impl Cast {
         body
     }
 
+    async fn count(&self, entity: &str) -> usize {
+        self.stack.items_of(entity).await.expect("scan").len()
+    }
+
     async fn audited(&self, event: &str) -> Vec<capecontrol_shared::store::Item> {
         let audit = self.stack.items_of("audit").await.expect("scan");
         audit
@@ -126,14 +130,7 @@ async fn a_developer_opens_a_record_at_the_default_rate_and_a_taken_agent_id_is_
     )
     .await;
     assert_eq!((status, code(&answer)), (409, "agent_exists"));
-    assert_eq!(
-        cast.stack
-            .items_of("earnings_record")
-            .await
-            .expect("scan")
-            .len(),
-        1
-    );
+    assert_eq!(cast.count("earnings_record").await, 1);
 
     let audited = cast.audited("earnings_agent_created").await;
     assert_eq!(audited.len(), 1);
@@ -193,14 +190,7 @@ async fn customers_get_403_and_unverified_developers_get_email_not_verified() {
             assert_eq!((status, code(&answer)), (403, expected), "{method} {path}");
         }
     }
-    assert_eq!(
-        cast.stack
-            .items_of("earnings_record")
-            .await
-            .expect("scan")
-            .len(),
-        1
-    );
+    assert_eq!(cast.count("earnings_record").await, 1);
 }
 
 #[tokio::test]
@@ -344,14 +334,7 @@ async fn replaying_a_sale_returns_the_first_answer_and_a_different_body_is_409()
     let (status, answer) = cast.sale("a-1", "order-1", "7.00").await;
     assert_eq!((status, code(&answer)), (409, "idempotency_key_reused"));
     assert_eq!(cast.record("a-1").await["record"]["total_sales"], "6.50");
-    assert_eq!(
-        cast.stack
-            .items_of("earnings_entry")
-            .await
-            .expect("scan")
-            .len(),
-        1
-    );
+    assert_eq!(cast.count("earnings_entry").await, 1);
     assert_eq!(cast.audited("earnings_sale_recorded").await.len(), 1);
 }
 
@@ -419,14 +402,7 @@ async fn a_sale_that_would_push_the_total_past_the_range_is_refused_and_changes_
         cast.record("a-1").await["record"]["total_sales"],
         "99999999.99"
     );
-    assert_eq!(
-        cast.stack
-            .items_of("earnings_entry")
-            .await
-            .expect("scan")
-            .len(),
-        1
-    );
+    assert_eq!(cast.count("earnings_entry").await, 1);
 }
 
 #[tokio::test]

@@ -85,25 +85,16 @@ impl Posting {
     }
 }
 
-pub(crate) async fn sale(
+/// `POST /earnings/sales` (`kind` sale) or `POST /earnings/payouts` (`kind` payout).
+pub(crate) async fn post_entry(
     state: &AppState,
     request: &Request,
     meta: &RequestMeta,
+    kind: EntryKind,
 ) -> Result<Answer, EarningsError> {
     let caller = access::caller(state, request).await?;
     caller.require_admin()?;
-    let posting = parse(request, EntryKind::Sale)?;
-    post(state, &caller, meta, &posting).await
-}
-
-pub(crate) async fn payout(
-    state: &AppState,
-    request: &Request,
-    meta: &RequestMeta,
-) -> Result<Answer, EarningsError> {
-    let caller = access::caller(state, request).await?;
-    caller.require_admin()?;
-    let posting = parse(request, EntryKind::Payout)?;
+    let posting = parse(request, kind)?;
     post(state, &caller, meta, &posting).await
 }
 

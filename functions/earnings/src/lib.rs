@@ -24,6 +24,7 @@ mod view;
 use capecontrol_shared::http::ApiError;
 use capecontrol_shared::request_meta::RequestMeta;
 use capecontrol_shared::state::AppState;
+use capecontrol_shared::store::earnings::EntryKind;
 use lambda_http::http::{HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 
@@ -90,8 +91,8 @@ pub async fn handle(state: &AppState, request: Request) -> Response<Body> {
         Route::List => read::list(state, &request).await,
         Route::Record(agent) => read::record(state, &request, &agent).await,
         Route::CreateAgent => agents::create(state, &request, &meta).await,
-        Route::Sales => ledger::sale(state, &request, &meta).await,
-        Route::Payouts => ledger::payout(state, &request, &meta).await,
+        Route::Sales => ledger::post_entry(state, &request, &meta, EntryKind::Sale).await,
+        Route::Payouts => ledger::post_entry(state, &request, &meta, EntryKind::Payout).await,
         Route::Change(agent) => change::change(state, &request, &meta, &agent).await,
     };
     match outcome {

@@ -34,12 +34,8 @@ pub(crate) async fn list(state: &AppState, request: &Request) -> Result<Answer, 
     };
     let developer = caller.developer_in_scope(named)?;
     let limit = page_size(request)?;
-    let keys = signing_keys(state).await?;
     let scope = format!("records:{developer}");
-    let after = match query(request, "cursor") {
-        Some(text) => Some(cursor::decode(&keys, &scope, &text)?),
-        None => None,
-    };
+    let (keys, after) = resume_after(state, request, &scope).await?;
 
     let all = all_records(state, &developer).await?;
     let totals = view::totals(&all)?;
@@ -69,12 +65,8 @@ pub(crate) async fn record(
     let caller = access::caller(state, request).await?;
     let agent = MarketplaceId::parse(agent).ok_or(EarningsError::RecordNotFound)?;
     let limit = page_size(request)?;
-    let keys = signing_keys(state).await?;
     let scope = format!("entries:{agent}");
-    let after = match query(request, "cursor") {
-        Some(text) => Some(cursor::decode(&keys, &scope, &text)?),
-        None => None,
-    };
+    let (keys, after) = resume_after(state, request, &scope).await?;
 
     let record = records::visible_record(state, &caller, &agent).await?;
     let (entries, last_key) = entries_page(state, &agent, limit, after).await?;
@@ -87,12 +79,18 @@ pub(crate) async fn record(
     Ok(Answer::json(StatusCode::OK, &body))
 }
 
-async fn signing_keys(state: &AppState) -> Result<KeySet, EarningsError> {
-    state
-        .keys
-        .keys()
-        .await
-        .map_err(|_| EarningsError::KeysUnavailable)
+/// The keys that sign this listing's cursors, and the position its `cursor` parameter names.
+async fn resume_after(
+    state: &AppState,
+    request: &Request,
+    scope: &str,
+) -> Result<(KeySet, Option<String>), EarningsError> {
+    let keys = (state.keys.keys().await).map_err(|_| EarningsError::KeysUnavailable)?;
+    let after = match query(request, "cursor") {
+        Some(text) => Some(cursor::decode(&keys, scope, &text)?),
+        None => None,
+    };
+    Ok((keys, after))
 }
 
 /// Every record of the developer, ordered by agent id (the sort key).

@@ -48,13 +48,9 @@ where
     Err(EarningsError::Busy)
 }
 
+/// Short waits (1 to 32 ms): the next try only needs the winning write to have landed.
 fn backoff(tries: u32) -> Duration {
-    let ceiling_ms = 4_u64 << tries.min(3);
-    let mut byte = [0_u8; 1];
-    let jitter = getrandom::fill(&mut byte)
-        .map(|()| u64::from(byte[0]) % ceiling_ms)
-        .unwrap_or(0);
-    Duration::from_millis(1 + jitter)
+    Duration::from_millis(1) + db::jitter(4 << tries.min(3))
 }
 
 pub(crate) async fn load_record(

@@ -99,25 +99,16 @@ async fn create(target: &Target<'_>, email: &Email, password: &str) -> anyhow::R
 
 fn admin_profile(email: &Email, now: OffsetDateTime) -> Profile {
     let at = clock::rfc3339(now);
+    let profile = Profile::new(
+        UserId::generate(),
+        email.to_string(),
+        Role::Admin,
+        at.clone(),
+    );
     Profile {
-        id: UserId::generate(),
-        email: email.to_string(),
-        role: Role::Admin,
-        first_name: None,
-        last_name: None,
-        phone: None,
-        website: None,
-        company: None,
-        is_active: true,
         is_verified: true,
-        email_verified_at: Some(at.clone()),
-        experience: None,
-        created_at: at,
-        updated_at: None,
-        last_login_at: None,
-        terms_accepted_at: None,
-        privacy_accepted_at: None,
-        token_version: 0,
+        email_verified_at: Some(at),
+        ..profile
     }
 }
 
