@@ -12,6 +12,7 @@ use capecontrol_shared::http::{self, ApiError};
 use capecontrol_shared::money::{CommissionRate, Currency, Money};
 use capecontrol_shared::request_meta::RequestMeta;
 use capecontrol_shared::state::AppState;
+use capecontrol_shared::store::audit_log::AuditItem;
 use capecontrol_shared::store::earnings::{AgentItem, EarningsRecord, MarketplaceId};
 use capecontrol_shared::store::users::UserId;
 use lambda_http::http::StatusCode;
@@ -48,23 +49,7 @@ pub(crate) async fn create(
         .detail("agent_id", record.agent_id.as_str())
         .detail("currency", record.currency.as_str())
         .into_item(meta, now, state.settings.audit_retention);
-    let table = state.table();
-    let owner = AgentItem::new(&record.agent_id, &developer, &record.created_at);
-    let items = vec![
-        db::put_new(table, &owner)?,
-        db::put_new_item(table, record.to_item())?,
-        db::put_new(table, &audit)?,
-    ];
-    match db::transact(&state.dynamo, items).await {
-        Ok(()) => {}
-        Err(e) if e.condition_failed_at(0) || e.condition_failed_at(1) => {
-            return Err(EarningsError::AgentTaken)
-        }
-        Err(TransactError::Cancelled(reasons)) => {
-            return Err(anyhow!("agent creation cancelled unexpectedly: {reasons:?}").into())
-        }
-        Err(TransactError::Unexpected(e)) => return Err(e.context("open the record").into()),
-    }
+    write_opening(state, &record, &audit).await?;
     tracing::info!(
         user_id = %caller.id,
         developer_id = %developer,
@@ -74,6 +59,31 @@ pub(crate) async fn create(
     );
     let body = json!({ "record": view::record(&record) });
     Ok(Answer::json(StatusCode::CREATED, &body))
+}
+
+/// The ownership item, the record and the audit entry, all new, in one transaction.
+async fn write_opening(
+    state: &AppState,
+    record: &EarningsRecord,
+    audit: &AuditItem,
+) -> Result<(), EarningsError> {
+    let table = state.table();
+    let owner = AgentItem::new(&record.agent_id, &record.developer_id, &record.created_at);
+    let items = vec![
+        db::put_new(table, &owner)?,
+        db::put_new_item(table, record.to_item())?,
+        db::put_new(table, audit)?,
+    ];
+    match db::transact(&state.dynamo, items).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.condition_failed_at(0) || e.condition_failed_at(1) => {
+            Err(EarningsError::AgentTaken)
+        }
+        Err(TransactError::Cancelled(reasons)) => {
+            Err(anyhow!("agent creation cancelled unexpectedly: {reasons:?}").into())
+        }
+        Err(TransactError::Unexpected(e)) => Err(e.context("open the record").into()),
+    }
 }
 
 fn parse(request: &Request) -> Result<NewAgent, ApiError> {

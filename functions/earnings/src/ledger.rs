@@ -174,7 +174,20 @@ async fn attempt(
         body: &body,
     };
     let items = transaction(state, caller, meta, posting, &written, now)?;
-    match db::transact(&state.dynamo, items).await {
+    let outcome = db::transact(&state.dynamo, items).await;
+    settle(state, posting, fingerprint, outcome, body).await
+}
+
+/// The answer to a posting's transaction: created; the first answer when its id was taken
+/// meanwhile; or another try when the record changed.
+async fn settle(
+    state: &AppState,
+    posting: &Posting,
+    fingerprint: &str,
+    outcome: Result<(), TransactError>,
+    body: String,
+) -> Result<Attempt<Answer>, EarningsError> {
+    match outcome {
         Ok(()) => Ok(Attempt::Done(Answer {
             status: StatusCode::CREATED,
             body,
