@@ -140,6 +140,10 @@ test-unit: $(VENV)/$(STAMP) $(TABLE_DEF)
 test-e2e: $(VENV)/$(STAMP) $(TABLE_DEF)
 	infra/test.sh e2e
 
+# Figures, not assertions: medians of the answers whose timing could reveal an account.
+bench-timing: $(VENV)/$(STAMP)
+	infra/bench.sh timing
+
 # ------------------------------------------------------------------ build
 # Needs cargo-lambda (from .venv) on PATH; infra/sam.sh arranges that.
 sam-build: $(VENV)/$(STAMP) $(VENV_SAM)/$(STAMP)

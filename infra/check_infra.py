@@ -50,7 +50,7 @@ EXPECTED_ENV = {
     "RUST_LOG",
 }
 TABLE_ACTIONS = {
-    "RegisterFunction": {"TransactWriteItems", "PutItem", "ConditionCheckItem", "GetItem"},
+    "RegisterFunction": {"TransactWriteItems", "PutItem", "ConditionCheckItem"},
     "LoginFunction": {"GetItem", "PutItem", "UpdateItem", "TransactWriteItems", "ConditionCheckItem"},
     "RefreshFunction": {"GetItem", "PutItem", "UpdateItem", "TransactWriteItems",
                         "ConditionCheckItem", "Query"},

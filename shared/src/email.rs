@@ -3,8 +3,10 @@
 //! Rules (also in the README):
 //! - surrounding whitespace is trimmed;
 //! - exactly one `@`; quoted local parts and comments are refused;
-//! - the local part is NFC-normalized and lowercased: mailbox names are treated as
-//!   case-insensitive, as every major provider does;
+//! - the local part is NFKC-normalized and Unicode case-folded (then normalized again), so
+//!   `Straße`, `STRASSE` and `strasse` are one mailbox, as are fullwidth and ASCII forms:
+//!   mailbox names are treated as case-insensitive, as every major provider does; invisible
+//!   characters (zero-width, bidi controls, soft hyphen) are refused;
 //! - the domain goes through IDNA (UTS #46) to its ASCII form, so `bücher.de` and
 //!   `xn--bcher-kva.de` are one domain, and is lowercased;
 //! - plus-addressing and dots are kept: `ann+shop@` and `ann@` are different addresses, because
@@ -49,9 +51,22 @@ impl Email {
     }
 }
 
+/// NFKC, full case folding, NFKC again: the result is a fixed point (checked by the caller).
+fn fold(local: &str) -> String {
+    let normalized: String = local.nfkc().collect();
+    caseless::default_case_fold_str(&normalized)
+        .nfkc()
+        .collect()
+}
+
 fn canonical_local_part(local: &str) -> Result<String, InvalidEmail> {
-    let local: String = local.nfc().collect::<String>().to_lowercase();
-    let forbidden = |c: char| c.is_whitespace() || c.is_control() || "@\"(),:;<>[\\]".contains(c);
+    let local = fold(local);
+    if fold(&local) != local {
+        return Err(InvalidEmail);
+    }
+    let forbidden = |c: char| {
+        c.is_whitespace() || crate::text::is_unprintable(c) || "@\"(),:;<>[\\]".contains(c)
+    };
     let valid = !local.is_empty()
         && local.len() <= MAX_LOCAL_BYTES
         && !local.chars().any(forbidden)
@@ -131,6 +146,36 @@ mod tests {
             canonical("ann@example.com")
         );
         assert_ne!(canonical("a.nn@example.com"), canonical("ann@example.com"));
+    }
+
+    #[test]
+    fn case_folding_is_full_and_compatibility_forms_are_one_address() {
+        assert_eq!(
+            canonical("STRASSE@example.com"),
+            canonical("straße@example.com")
+        );
+        assert_eq!(canonical("ΑΣ@example.com"), canonical("ασ@example.com"));
+        assert_eq!(canonical("ａｎｎ@example.com"), "ann@example.com");
+        assert_eq!(canonical("\u{fb01}x@example.com"), "fix@example.com");
+    }
+
+    #[test]
+    fn greek_combining_sequences_reach_one_fixed_point() {
+        let composed = canonical("\u{1fb4}x@example.com");
+        let decomposed = canonical("\u{0386}\u{0345}x@example.com");
+        assert_eq!(composed, decomposed);
+        assert_eq!(canonical(&composed), composed);
+    }
+
+    #[test]
+    fn invisible_characters_are_refused_in_the_local_part() {
+        for raw in [
+            "a\u{200b}nn@example.com",
+            "a\u{202e}nn@example.com",
+            "a\u{ad}nn@example.com",
+        ] {
+            assert_eq!(Email::parse(raw), Err(InvalidEmail), "{raw:?} accepted");
+        }
     }
 
     #[test]

@@ -23,6 +23,8 @@ impl FieldError {
     }
 }
 
+pub const MAX_REPORTED: usize = 25;
+
 #[derive(Debug)]
 pub struct Fields {
     remaining: Map<String, Value>,
@@ -95,6 +97,8 @@ impl Fields {
     }
 
     /// Ends parsing: every field not taken is unknown, and any error makes the whole body a 422.
+    /// At most [`MAX_REPORTED`] entries are listed, so a body of junk fields cannot make the
+    /// answer many times larger than the request.
     pub fn finish(mut self) -> Result<(), ApiError> {
         let mut unknown: Vec<String> = self.remaining.keys().cloned().collect();
         unknown.sort();
@@ -105,6 +109,7 @@ impl Fields {
                 "This endpoint does not take this field.",
             );
         }
+        self.errors.truncate(MAX_REPORTED);
         if self.errors.is_empty() {
             Ok(())
         } else {
@@ -149,6 +154,17 @@ mod tests {
                 ("zz".to_owned(), "unknown_field"),
             ]
         );
+    }
+
+    #[test]
+    fn at_most_twenty_five_errors_are_reported() {
+        let junk: serde_json::Map<String, Value> =
+            (0..500).map(|i| (format!("f{i:03}"), json!(1))).collect();
+        let errors = Fields::new(junk)
+            .finish()
+            .expect_err("unknown fields")
+            .fields;
+        assert_eq!(errors.len(), MAX_REPORTED);
     }
 
     #[test]

@@ -112,7 +112,7 @@ impl ApiError {
 
     pub fn into_response(self, request_id: &str) -> Response<Body> {
         let mut response = json_response(self.status, &self.body(), request_id);
-        if self.status == StatusCode::UNAUTHORIZED {
+        if self.code == "invalid_access_token" {
             response
                 .headers_mut()
                 .insert("www-authenticate", HeaderValue::from_static("Bearer"));
@@ -134,6 +134,10 @@ pub fn json_response(
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     if let Ok(value) = HeaderValue::from_str(request_id) {
         headers.insert(REQUEST_ID_HEADER, value);
     }

@@ -94,8 +94,12 @@ impl TokenPolicy {
         self.verify_with(token, &key)
     }
 
-    /// The header checks that come before any key lookup.
+    /// The header checks that come before any key lookup. A `crit` header is refused: this
+    /// verifier understands no extension (RFC 7515 section 4.1.11).
     pub fn checked_kid(&self, token: &str) -> Result<String, Rejection> {
+        if declares_critical_extensions(token) {
+            return Err(Rejection::Invalid);
+        }
         let header = jsonwebtoken::decode_header(token).map_err(|_| Rejection::Invalid)?;
         let typed = header
             .typ
@@ -118,13 +122,42 @@ impl TokenPolicy {
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
-        jsonwebtoken::decode::<AccessClaims>(
+        let claims = jsonwebtoken::decode::<AccessClaims>(
             token,
             &DecodingKey::from_secret(key.bytes()),
             &validation,
         )
         .map(|data| data.claims)
-        .map_err(|_| Rejection::Invalid)
+        .map_err(|_| Rejection::Invalid)?;
+        self.check_times(&claims)?;
+        Ok(claims)
+    }
+
+    /// Issued no later than now (with the leeway) and living no longer than we issue for.
+    fn check_times(&self, claims: &AccessClaims) -> Result<(), Rejection> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let leeway = i64::try_from(LEEWAY_SECONDS).unwrap_or(5);
+        let issued_in_past = claims.iat <= now + leeway;
+        let lifetime_ok = claims.exp - claims.iat <= self.lifetime.whole_seconds();
+        if issued_in_past && lifetime_ok {
+            Ok(())
+        } else {
+            Err(Rejection::Invalid)
+        }
+    }
+}
+
+fn declares_critical_extensions(token: &str) -> bool {
+    use base64::Engine as _;
+    let Some(encoded) = token.split('.').next() else {
+        return true;
+    };
+    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(encoded) else {
+        return true;
+    };
+    match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&bytes) {
+        Ok(header) => header.contains_key("crit"),
+        Err(_) => true,
     }
 }
 

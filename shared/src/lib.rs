@@ -24,3 +24,4 @@ pub mod session;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod text;

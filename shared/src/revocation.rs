@@ -59,6 +59,30 @@ pub fn revoke_session(
     reason: &str,
     now: OffsetDateTime,
 ) -> anyhow::Result<TransactWriteItem> {
+    revocation_update(table, user, family_id, reason, now, "attribute_exists(pk)")
+}
+
+/// Marks a live session revoked; the write's condition fails when it already was, so that a
+/// repeated logout changes and records nothing.
+pub fn end_live_session(
+    table: &str,
+    user: &UserId,
+    family_id: &str,
+    reason: &str,
+    now: OffsetDateTime,
+) -> anyhow::Result<TransactWriteItem> {
+    let live = "attribute_exists(pk) AND attribute_not_exists(revoked_at)";
+    revocation_update(table, user, family_id, reason, now, live)
+}
+
+fn revocation_update(
+    table: &str,
+    user: &UserId,
+    family_id: &str,
+    reason: &str,
+    now: OffsetDateTime,
+    condition: &str,
+) -> anyhow::Result<TransactWriteItem> {
     let update = Update::builder()
         .table_name(table)
         .set_key(Some(keys::key(sessions::pk(user), sessions::sk(family_id))))
@@ -66,7 +90,7 @@ pub fn revoke_session(
             "SET revoked_at = if_not_exists(revoked_at, :now), \
              revoked_reason = if_not_exists(revoked_reason, :reason)",
         )
-        .condition_expression("attribute_exists(pk)")
+        .condition_expression(condition)
         .expression_attribute_values(":now", AttributeValue::S(clock::rfc3339(now)))
         .expression_attribute_values(":reason", AttributeValue::S(reason.to_owned()))
         .build()

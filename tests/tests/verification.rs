@@ -135,3 +135,31 @@ async fn an_expired_or_malformed_token_is_refused_with_one_answer() {
         "invalid_verification_token"
     );
 }
+
+#[tokio::test]
+async fn a_refresh_after_verification_carries_the_new_email_verified_claim() {
+    let stack = TestStack::new().await.expect("stack");
+    let email = unique_email("claims");
+    let token = registered(&stack, &email).await;
+    let login =
+        body_json(&call::login(&stack.state, &email, capecontrol_tests::STRONG_PASSWORD).await);
+    assert_eq!(verify(&stack, &token).await, 204);
+
+    let refresh = capecontrol_tests::token(&login, "refresh_token");
+    let response = call::refresh(&stack.state, &refresh).await;
+    assert_eq!(response.status(), 200, "{}", body_json(&response));
+    let access = capecontrol_tests::token(&body_json(&response), "access_token");
+    let claims = stack
+        .state
+        .tokens
+        .verify(&access, &stack.state.keys)
+        .await
+        .expect("valid");
+    assert!(claims.email_verified);
+    let next = capecontrol_tests::token(&body_json(&response), "refresh_token");
+    assert_eq!(
+        call::refresh(&stack.state, &next).await.status(),
+        200,
+        "the successor works"
+    );
+}

@@ -11,7 +11,7 @@ use capecontrol_shared::revocation::{self, SESSIONS_PER_TRANSACTION};
 use capecontrol_shared::state::AppState;
 use lambda_http::Request;
 
-use crate::rotate::{load_live_token, parse_refresh_token, revoke_family};
+use crate::rotate::{load_live_token, parse_refresh_token};
 use crate::RefreshError;
 
 /// Revokes the presented token's session. An unknown or expired token is already logged out,
@@ -33,11 +33,17 @@ pub async fn logout(
         .detail("session_id", token.family_id.as_str())
         .into_item(meta, now, state.settings.audit_retention);
     let items = vec![
-        revoke_family(state.table(), &token, "logout", now)?,
+        revocation::end_live_session(
+            state.table(),
+            &token.user_id,
+            &token.family_id,
+            "logout",
+            now,
+        )?,
         db::put_new(state.table(), &audit)?,
     ];
     match db::transact(&state.dynamo, items).await {
-        // The session item is gone (expired and deleted): nothing left to revoke.
+        // The session already ended (or expired and was deleted): nothing to revoke or record.
         Ok(()) | Err(TransactError::Cancelled(_)) => {}
         Err(TransactError::Unexpected(error)) => {
             return Err(error.context("revoke the session").into())

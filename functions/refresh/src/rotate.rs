@@ -4,7 +4,9 @@
 //!    rotated less than the grace window ago (two tabs refreshing at once);
 //! 1. put its successor;
 //! 2. touch the session, on condition that it is neither revoked nor past its absolute end;
-//! 3. check that the user is active and still at the token version the token carries;
+//! 3. check that the user is active, still at the token version the token carries, and has the
+//!    role and verification the token carries (if only those changed, the rotation is redone
+//!    once with the current values, so refreshed access tokens never carry stale claims);
 //! 4. put the audit entry.
 //!
 //! A rotated token presented after the grace window is a replay: the whole family is revoked
@@ -26,6 +28,7 @@ use capecontrol_shared::revocation;
 use capecontrol_shared::session::{self, TokenPair};
 use capecontrol_shared::state::AppState;
 use capecontrol_shared::store::refresh_tokens::{self, RefreshTokenItem};
+use capecontrol_shared::store::users::UserItem;
 use capecontrol_shared::store::{self as keys, sessions, users};
 use lambda_http::Request;
 use time::OffsetDateTime;
@@ -52,16 +55,41 @@ pub async fn refresh(
         .map_err(|_| RefreshError::KeysUnavailable)?
         .current;
 
-    let subject = subject_of(&current);
-    let (next, next_item) =
-        session::mint_refresh_token(state, &subject, current.family_expires_epoch, meta, now)?;
-    let items = rotation(state, &current, &next_item, meta, now)?;
-    match db::transact(&state.dynamo, items).await {
-        Ok(()) => {}
-        Err(error) => return Err(rotation_refused(state, error, meta, now).await),
+    let mut subject = subject_of(&current);
+    for attempt in 0..2 {
+        let (next, next_item) =
+            session::mint_refresh_token(state, &subject, current.family_expires_epoch, meta, now)?;
+        let items = rotation(state, &current, &next_item, meta, now)?;
+        let error = match db::transact(&state.dynamo, items).await {
+            Ok(()) => {
+                tracing::info!(user_id = %current.user_id, event = "token_refreshed", "rotated");
+                return Ok(session::token_pair(state, &subject, &key, &next, now)?);
+            }
+            Err(error) => error,
+        };
+        match refreshed_subject(&error, &current) {
+            Some(fresh) if attempt == 0 => subject = fresh,
+            _ => return Err(rotation_refused(state, error, meta, now).await),
+        }
     }
-    tracing::info!(user_id = %current.user_id, event = "token_refreshed", "token rotated");
-    Ok(session::token_pair(state, &subject, &key, &next, now)?)
+    Err(RefreshError::InvalidRefreshToken)
+}
+
+/// When only the user's role or verification changed since the token was minted (the user
+/// check of the rotation failed, yet the account is active at the same token version), the
+/// subject as it stands now, so that the next tokens carry current claims.
+fn refreshed_subject(error: &TransactError, current: &RefreshTokenItem) -> Option<Subject> {
+    if !error.condition_failed_at(3) {
+        return None;
+    }
+    let user: UserItem = db::from_item(error.item_at(3)?.clone()).ok()?;
+    let profile = user.profile;
+    let unchanged = profile.is_active && profile.token_version == current.token_version;
+    unchanged.then(|| Subject {
+        role: profile.role,
+        email_verified: profile.is_verified,
+        ..subject_of(current)
+    })
 }
 
 /// The `refresh_token` field; `None` when it is not something this service could have issued.
@@ -155,9 +183,16 @@ fn rotation(
             users::pk(&current.user_id),
             users::PROFILE_SK,
         )))
-        .condition_expression("is_active = :yes AND token_version = :tv")
+        .condition_expression(
+            "is_active = :yes AND token_version = :tv AND #role = :role \
+             AND is_verified = :verified",
+        )
+        .expression_attribute_names("#role", "role")
         .expression_attribute_values(":yes", AttributeValue::Bool(true))
-        .expression_attribute_values(":tv", AttributeValue::N(current.token_version.to_string()))
+        .expression_attribute_values(":tv", AttributeValue::N(next.token_version.to_string()))
+        .expression_attribute_values(":role", AttributeValue::S(next.role.as_str().to_owned()))
+        .expression_attribute_values(":verified", AttributeValue::Bool(next.email_verified))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
         .build()
         .context("build the user check")?;
     let audit = AuditEntry::success(AuditEvent::TokenRefreshed)
@@ -239,7 +274,7 @@ async fn revoke_for_reuse(
 }
 
 /// Marks a token's session revoked (keeping the first revocation's time and reason).
-pub(crate) fn revoke_family(
+fn revoke_family(
     table: &str,
     token: &RefreshTokenItem,
     reason: &str,

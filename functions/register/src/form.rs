@@ -96,7 +96,7 @@ fn text(fields: &mut Fields, field: &str, max: usize) -> Option<String> {
         fields.reject(field, "too_long", "This field is too long.");
         return None;
     }
-    if value.chars().any(char::is_control) {
+    if value.chars().any(capecontrol_shared::text::is_unprintable) {
         fields.reject(
             field,
             "invalid_characters",
@@ -130,7 +130,10 @@ fn parse_phone(fields: &mut Fields) -> Option<String> {
 fn parse_website(fields: &mut Fields) -> Option<String> {
     let value = text(fields, "website", MAX_LONG_TEXT_CHARS)?;
     let valid = url::Url::parse(&value).is_ok_and(|url| {
-        matches!(url.scheme(), "http" | "https") && url.host_str().is_some_and(|h| h.contains('.'))
+        matches!(url.scheme(), "http" | "https")
+            && url.host_str().is_some_and(|h| h.contains('.'))
+            && url.username().is_empty()
+            && url.password().is_none()
     });
     if valid {
         Some(value)
@@ -260,6 +263,21 @@ mod tests {
         assert_eq!(
             parse(body).expect_err("weak"),
             vec![("password".into(), "password_too_weak")]
+        );
+    }
+
+    #[test]
+    fn invisible_characters_and_credentials_in_urls_are_refused() {
+        let mut body = valid();
+        body["first_name"] = json!("An\u{200b}n");
+        body["website"] = json!("https://user:pass@evil.example.com/");
+        let errors = parse(body).expect_err("refused");
+        assert_eq!(
+            errors,
+            vec![
+                ("first_name".into(), "invalid_characters"),
+                ("website".into(), "invalid_url")
+            ]
         );
     }
 

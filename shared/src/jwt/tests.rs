@@ -228,3 +228,29 @@ fn a_refresh_token_is_never_accepted_as_an_access_token() {
         Err(Rejection::Invalid)
     );
 }
+
+#[test]
+fn a_token_issued_in_the_future_or_living_too_long_is_rejected() {
+    let mut claims = valid_claims();
+    claims["iat"] = json!(now() + 3_600);
+    claims["nbf"] = json!(now());
+    assert!(rejected(&forge_valid_with(&claims)));
+    let mut claims = valid_claims();
+    claims["exp"] = json!(now() + 86_400);
+    assert!(rejected(&forge_valid_with(&claims)));
+}
+
+#[test]
+fn a_crit_header_is_rejected() {
+    let header =
+        URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"at+jwt","kid":"v1","crit":["exp"]}"#);
+    let body = URL_SAFE_NO_PAD.encode(valid_claims().to_string());
+    let signing_input = format!("{header}.{body}");
+    let signature = jsonwebtoken::crypto::sign(
+        signing_input.as_bytes(),
+        &EncodingKey::from_secret(KEY_TEXT.as_bytes()),
+        Algorithm::HS256,
+    )
+    .expect("sign");
+    assert!(rejected(&format!("{signing_input}.{signature}")));
+}
