@@ -4,9 +4,8 @@
 #   1. cargo test --workspace    against moto on TEST_MOTO_PORT (5100);
 #                                tests create their own tables from
 #                                TABLE_DEFINITION_FILE.
-#   2. cargo test $E2E_TEST_ARGS -- --ignored
-#                                (default: -p capecontrol-tests --test e2e
-#                                --test e2e_earnings)
+#   2. cargo test $E2E_TEST_ARGS -- --ignored   (default: -p capecontrol-tests
+#                                --test e2e --test e2e_throttle --test e2e_earnings)
 #                                against a full local stack: moto on
 #                                E2E_MOTO_PORT (5200) with table
 #                                capecontrol-auth-e2e + its secret,
@@ -33,7 +32,8 @@ E2E_TABLE="${E2E_TABLE:-capecontrol-auth-e2e}"
 E2E_SECRET="${E2E_SECRET:-capecontrol-auth-e2e-signing-key}"
 # The end-to-end tests: tests/tests/e2e*.rs of package capecontrol-tests,
 # #[ignore]d so that plain `cargo test --workspace` skips them.
-read -r -a E2E_TEST_ARGS <<<"${E2E_TEST_ARGS:--p capecontrol-tests --test e2e --test e2e_earnings}"
+E2E_DEFAULT_ARGS="-p capecontrol-tests --test e2e --test e2e_throttle --test e2e_earnings"
+read -r -a E2E_TEST_ARGS <<<"${E2E_TEST_ARGS:-$E2E_DEFAULT_ARGS}"
 STATE="$ROOT/target/test"
 mkdir -p "$STATE"
 
@@ -78,6 +78,14 @@ e2e() {
   # A short grace window, so the replay tests wait seconds, not tens of seconds; long enough
   # that ten concurrent refreshes through the router all land inside it.
   export REFRESH_GRACE_SECONDS="${E2E_REFRESH_GRACE_SECONDS:-4}"
+  # Short login waits, so the throttle tests wait seconds, not minutes (the failure thresholds
+  # keep their defaults); 2 s, so that twelve concurrent failures all land inside the first.
+  # The e2e races send twenty registrations of one address, and every local request comes
+  # from 127.0.0.1: limits high enough that the races, not the limiter, decide.
+  export RATE_LIMIT_EMAIL_MAX="${E2E_RATE_LIMIT_EMAIL_MAX:-1000}"
+  export RATE_LIMIT_IP_MAX="${E2E_RATE_LIMIT_IP_MAX:-100000}"
+  export LOGIN_THROTTLE_BASE_SECONDS="${E2E_LOGIN_THROTTLE_BASE_SECONDS:-2}"
+  export LOGIN_THROTTLE_MAX_SECONDS="${E2E_LOGIN_THROTTLE_MAX_SECONDS:-4}"
   export_function_env
   start_watch "$E2E_WATCH_PORT" "$STATE/watch-e2e.log" --ignore-changes
   start_router "$E2E_PORT" "$E2E_WATCH_PORT" "$STATE/router-e2e.log"

@@ -24,6 +24,14 @@ pub enum AuditEvent {
     PasswordResetRequested,
     PasswordResetCompleted,
     PasswordChanged,
+    /// A failed login made the email wait before its next attempt.
+    LoginThrottleStarted,
+    /// A failed login reached the lockout threshold: login refused until a password reset.
+    LoginLockedOut,
+    /// A login refused unchecked (and not counted): a wait or a lockout was in force.
+    LoginThrottled,
+    /// A request over a per-email or per-IP rate limit.
+    RateLimited,
     EarningsAgentCreated,
     EarningsSaleRecorded,
     EarningsPayoutRecorded,
@@ -47,6 +55,10 @@ impl AuditEvent {
             Self::PasswordResetRequested => "password_reset_requested",
             Self::PasswordResetCompleted => "password_reset_completed",
             Self::PasswordChanged => "password_changed",
+            Self::LoginThrottleStarted => "login_throttle_started",
+            Self::LoginLockedOut => "login_locked_out",
+            Self::LoginThrottled => "login_throttled",
+            Self::RateLimited => "rate_limited",
             Self::EarningsAgentCreated => "earnings_agent_created",
             Self::EarningsSaleRecorded => "earnings_sale_recorded",
             Self::EarningsPayoutRecorded => "earnings_payout_recorded",
@@ -74,6 +86,12 @@ impl AuditEvent {
             Self::PasswordResetRequested => "A password reset was requested.",
             Self::PasswordResetCompleted => "A password was reset with a mailed token.",
             Self::PasswordChanged => "A password was changed by its owner.",
+            Self::LoginThrottleStarted => "Failed logins made the email wait before the next try.",
+            Self::LoginLockedOut => {
+                "Failed logins reached the lockout threshold; a password reset lifts it."
+            }
+            Self::LoginThrottled => "A login was refused unchecked while throttled.",
+            Self::RateLimited => "A request was refused over a rate limit.",
             Self::EarningsAgentCreated => "An earnings record was opened for an agent.",
             Self::EarningsSaleRecorded => "A sale was credited to an earnings record.",
             Self::EarningsPayoutRecorded => "A payout was debited from an earnings record.",
@@ -115,6 +133,14 @@ impl AuditEntry {
     pub fn user(mut self, user: &UserId) -> Self {
         self.user = Some(user.clone());
         self
+    }
+
+    /// The user when known: entries about an unknown email carry neither user nor address.
+    pub fn maybe_user(self, user: Option<&UserId>) -> Self {
+        match user {
+            Some(user) => self.user(user),
+            None => self,
+        }
     }
 
     /// Extra facts (ids, counts). Callers pass no secret: the value types keep it honest.

@@ -3,6 +3,9 @@
 use anyhow::{bail, Context};
 use time::Duration;
 
+use crate::throttle::login::LoginThrottlePolicy;
+use crate::throttle::rate::{self, RateLimit, RateLimits};
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub table_name: String,
@@ -28,6 +31,10 @@ pub struct Settings {
     /// Registration answers 202 alike for new and taken emails (and mails the owner).
     pub enumeration_safe_registration: bool,
     pub allow_unverified_login: bool,
+    /// Failed logins per email: waits and lockout (README, "Brute-force throttling").
+    pub login_throttle: LoginThrottlePolicy,
+    /// Request limits per email and per source IP, for the flows that apply them.
+    pub rate_limits: RateLimits,
 }
 
 impl Settings {
@@ -42,18 +49,21 @@ impl Settings {
                 _ => bail!("environment variable {name} is not set"),
             }
         };
-        let seconds = |name: &str, default: i64| -> anyhow::Result<Duration> {
+        let whole = |name: &str, default: i64| -> anyhow::Result<i64> {
             let value = match lookup(name) {
                 Some(raw) => raw
                     .trim()
                     .parse::<i64>()
-                    .with_context(|| format!("{name} is not a whole number of seconds"))?,
+                    .with_context(|| format!("{name} is not a whole number"))?,
                 None => default,
             };
             if value <= 0 {
                 bail!("{name} must be positive");
             }
-            Ok(Duration::seconds(value))
+            Ok(value)
+        };
+        let seconds = |name: &str, default: i64| -> anyhow::Result<Duration> {
+            Ok(Duration::seconds(whole(name, default)?))
         };
         let flag = |name: &str, default: bool| -> anyhow::Result<bool> {
             match lookup(name).as_deref().map(str::trim) {
@@ -62,6 +72,10 @@ impl Settings {
                 Some("false") => Ok(false),
                 Some(_) => bail!("{name} must be true or false"),
             }
+        };
+        let count = |name: &str, default: u32| -> anyhow::Result<u32> {
+            let value = whole(name, i64::from(default))?;
+            u32::try_from(value).with_context(|| format!("{name} is too large"))
         };
         let settings = Self {
             table_name: text("TABLE_NAME")?,
@@ -83,6 +97,8 @@ impl Settings {
             reset_token_ttl: seconds("RESET_TOKEN_TTL_SECONDS", 1_800)?,
             enumeration_safe_registration: flag("ENUMERATION_SAFE_REGISTRATION", true)?,
             allow_unverified_login: flag("ALLOW_UNVERIFIED_LOGIN", true)?,
+            login_throttle: login_throttle(&seconds, &count)?,
+            rate_limits: rate_limits(&seconds, &count)?,
         };
         if settings.refresh_idle_ttl > settings.refresh_absolute_ttl {
             bail!("REFRESH_IDLE_TTL_SECONDS exceeds REFRESH_ABSOLUTE_TTL_SECONDS");
@@ -99,6 +115,43 @@ fn is_safe_link_base(url: &url::Url) -> bool {
     let loopback = url.host_str() == Some("127.0.0.1") || url.host_str() == Some("localhost");
     let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback);
     scheme_ok && url.query().is_none() && url.fragment().is_none() && url.has_host()
+}
+
+/// The readers `from_lookup` builds: a positive number of seconds, a positive count.
+type Seconds<'a> = &'a dyn Fn(&str, i64) -> anyhow::Result<Duration>;
+type Count<'a> = &'a dyn Fn(&str, u32) -> anyhow::Result<u32>;
+
+fn login_throttle(seconds: Seconds<'_>, count: Count<'_>) -> anyhow::Result<LoginThrottlePolicy> {
+    let defaults = LoginThrottlePolicy::default();
+    let policy = LoginThrottlePolicy {
+        free_failures: count("LOGIN_THROTTLE_FREE_FAILURES", defaults.free_failures)?,
+        base_wait: seconds_of(seconds, "LOGIN_THROTTLE_BASE_SECONDS", defaults.base_wait)?,
+        max_wait: seconds_of(seconds, "LOGIN_THROTTLE_MAX_SECONDS", defaults.max_wait)?,
+        lockout_failures: count("LOGIN_LOCKOUT_FAILURES", defaults.lockout_failures)?,
+        memory: seconds_of(seconds, "LOGIN_FAILURE_MEMORY_SECONDS", defaults.memory)?,
+    };
+    policy.validate().context("login throttle settings")?;
+    Ok(policy)
+}
+
+fn rate_limits(seconds: Seconds<'_>, count: Count<'_>) -> anyhow::Result<RateLimits> {
+    let defaults = RateLimits::default();
+    let limit = |prefix: &str, default: RateLimit| -> anyhow::Result<RateLimit> {
+        Ok(RateLimit {
+            max: count(&format!("{prefix}_MAX"), default.max)?,
+            window: seconds_of(seconds, &format!("{prefix}_WINDOW_SECONDS"), default.window)?,
+        })
+    };
+    let limits = RateLimits {
+        per_email: limit("RATE_LIMIT_EMAIL", defaults.per_email)?,
+        per_ip: limit("RATE_LIMIT_IP", defaults.per_ip)?,
+    };
+    rate::validate(&limits)?;
+    Ok(limits)
+}
+
+fn seconds_of(seconds: Seconds<'_>, name: &str, default: Duration) -> anyhow::Result<Duration> {
+    seconds(name, default.whole_seconds())
 }
 
 #[cfg(test)]
@@ -123,6 +176,56 @@ mod tests {
         assert_eq!(settings.refresh_idle_ttl, Duration::days(30));
         assert_eq!(settings.refresh_grace, Duration::seconds(10));
         assert_eq!(settings.audit_retention, Duration::days(365));
+    }
+
+    #[test]
+    fn throttle_defaults_are_five_free_failures_a_minute_doubling_to_15_minutes_lockout_at_100() {
+        let settings =
+            Settings::from_lookup(lookup(&[("TABLE_NAME", "t"), ("SIGNING_SECRET_ARN", "s")]))
+                .expect("settings");
+        let login = settings.login_throttle;
+        assert_eq!(login.free_failures, 5);
+        assert_eq!(login.base_wait, Duration::minutes(1));
+        assert_eq!(login.max_wait, Duration::minutes(15));
+        assert_eq!(login.lockout_failures, 100);
+        assert_eq!(login.memory, Duration::days(30));
+        let limits = settings.rate_limits;
+        assert_eq!(
+            (limits.per_email.max, limits.per_email.window),
+            (3, Duration::minutes(15))
+        );
+        assert_eq!(
+            (limits.per_ip.max, limits.per_ip.window),
+            (100, Duration::hours(1))
+        );
+    }
+
+    #[test]
+    fn throttle_settings_are_read_from_the_environment_and_checked() {
+        let mut pairs = vec![
+            ("TABLE_NAME", "t"),
+            ("SIGNING_SECRET_ARN", "s"),
+            ("LOGIN_THROTTLE_BASE_SECONDS", "1"),
+            ("LOGIN_LOCKOUT_FAILURES", "8"),
+            ("RATE_LIMIT_IP_MAX", "1000"),
+            ("RATE_LIMIT_EMAIL_WINDOW_SECONDS", "60"),
+        ];
+        let settings = Settings::from_lookup(lookup(&pairs)).expect("settings");
+        assert_eq!(settings.login_throttle.base_wait, Duration::seconds(1));
+        assert_eq!(settings.login_throttle.lockout_failures, 8);
+        assert_eq!(settings.rate_limits.per_ip.max, 1000);
+        assert_eq!(settings.rate_limits.per_email.window, Duration::minutes(1));
+        for bad in [
+            ("LOGIN_LOCKOUT_FAILURES", "5"),
+            ("RATE_LIMIT_EMAIL_MAX", "0"),
+        ] {
+            pairs.push(bad);
+            assert!(
+                Settings::from_lookup(lookup(&pairs)).is_err(),
+                "{bad:?} accepted"
+            );
+            pairs.pop();
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{CancellationReason, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{CancellationReason, KeysAndAttributes, Put, TransactWriteItem};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::future::Future;
@@ -16,6 +16,7 @@ use std::time::Duration;
 use crate::store::Item;
 
 pub const MAX_CONFLICT_RETRIES: u32 = 4;
+const MAX_UNPROCESSED_RETRIES: u32 = 4;
 const CONDITION_FAILED: &str = "ConditionalCheckFailed";
 const CONFLICT: &str = "TransactionConflict";
 
@@ -96,6 +97,50 @@ pub async fn get_item(
         .await
         .map_err(|e| anyhow::anyhow!("get item: {}", DisplayErrorContext(&e)))?;
     Ok(output.item)
+}
+
+/// Strongly consistent reads of several items of one table in one BatchGetItem (at most 100
+/// keys). Items come back in no particular order, absent ones missing; keys DynamoDB leaves
+/// unprocessed (throughput) are asked for again, a few times.
+pub async fn batch_get(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    keys: Vec<Item>,
+) -> anyhow::Result<Vec<Item>> {
+    let mut found = Vec::new();
+    let mut pending = keys;
+    for retries in 0..=MAX_UNPROCESSED_RETRIES {
+        if pending.is_empty() {
+            return Ok(found);
+        }
+        if retries > 0 {
+            tokio::time::sleep(backoff(retries - 1)).await;
+        }
+        let request = KeysAndAttributes::builder()
+            .set_keys(Some(pending))
+            .consistent_read(true)
+            .build()
+            .context("build the batch read")?;
+        let mut output = client
+            .batch_get_item()
+            .request_items(table, request)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("batch get items: {}", DisplayErrorContext(&e)))?;
+        found.extend(
+            output
+                .responses
+                .and_then(|mut r| r.remove(table))
+                .unwrap_or_default(),
+        );
+        pending = output
+            .unprocessed_keys
+            .as_mut()
+            .and_then(|u| u.remove(table))
+            .map(|k| k.keys)
+            .unwrap_or_default();
+    }
+    anyhow::bail!("batch read still unprocessed after {MAX_UNPROCESSED_RETRIES} retries")
 }
 
 pub fn from_item<T: DeserializeOwned>(item: Item) -> anyhow::Result<T> {

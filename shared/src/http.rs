@@ -2,7 +2,8 @@
 //! out, each response tagged with the request id.
 
 use crate::fields::FieldError;
-use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use crate::throttle::RetryAfter;
+use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
@@ -19,6 +20,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: &'static str,
     pub fields: Vec<FieldError>,
+    /// Sent as the `Retry-After` header (429 answers).
+    pub retry_after: Option<RetryAfter>,
 }
 
 impl ApiError {
@@ -28,7 +31,13 @@ impl ApiError {
             code,
             message,
             fields: Vec::new(),
+            retry_after: None,
         }
+    }
+
+    pub fn with_retry_after(mut self, retry_after: RetryAfter) -> Self {
+        self.retry_after = Some(retry_after);
+        self
     }
 
     pub fn validation(fields: Vec<FieldError>) -> Self {
@@ -116,6 +125,11 @@ impl ApiError {
             response
                 .headers_mut()
                 .insert("www-authenticate", HeaderValue::from_static("Bearer"));
+        }
+        if let Some(retry_after) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(retry_after.seconds()));
         }
         response
     }
@@ -291,6 +305,17 @@ mod tests {
         let body: Value = serde_json::from_str(text).expect("json");
         assert_eq!(body["error"]["code"], "invalid_access_token");
         assert!(body["error"]["message"].is_string());
+    }
+
+    #[test]
+    fn a_retry_after_is_sent_as_whole_seconds_in_its_header() {
+        let wait = RetryAfter::from_duration(time::Duration::milliseconds(1_500));
+        let error = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", "Wait.");
+        let response = error.with_retry_after(wait).into_response("req-2");
+        assert_eq!(response.status(), 429);
+        assert_eq!(response.headers()[RETRY_AFTER], "2");
+        let plain = ApiError::internal().into_response("req-3");
+        assert!(!plain.headers().contains_key(RETRY_AFTER));
     }
 
     #[test]

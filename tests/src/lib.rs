@@ -210,6 +210,16 @@ pub fn unique_email(tag: &str) -> String {
     format!("{tag}-{}@example.com", uuid::Uuid::new_v4().simple())
 }
 
+/// The base URL of the running local stack (`make test` sets it); never anything but loopback.
+pub fn local_api_url() -> String {
+    let base = std::env::var("CAPECONTROL_API_URL").expect("CAPECONTROL_API_URL is set");
+    assert!(
+        base.starts_with("http://127.0.0.1:"),
+        "only a local stack: {base}"
+    );
+    base
+}
+
 fn random_key() -> String {
     let a = uuid::Uuid::new_v4().simple().to_string();
     let b = uuid::Uuid::new_v4().simple().to_string();

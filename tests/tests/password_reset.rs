@@ -275,3 +275,24 @@ async fn password_change_needs_a_current_access_token() {
     let response = post_bearer(&stack.state, "/auth/password/change", "garbage", &body).await;
     assert_eq!(response.status(), 401);
 }
+
+#[tokio::test]
+async fn reset_requests_over_the_limit_answer_alike_and_send_nothing() {
+    let stack = TestStack::new().await.expect("stack");
+    let email = unique_email("flood");
+    call::signed_in(&stack.state, &email).await;
+    let limit = stack.state.settings.rate_limits.per_email.max;
+    let mut bodies = Vec::new();
+    for _ in 0..limit + 2 {
+        let response = request_reset(&stack, &email).await;
+        assert_eq!(response.status(), 202);
+        bodies.push(raw(&response));
+    }
+    assert!(bodies.iter().all(|b| *b == bodies[0]));
+    let resets = mails_to(&email).await.expect("mails");
+    let sent = resets
+        .iter()
+        .filter(|m| m.subject == "Reset your CapeControl password")
+        .count();
+    assert_eq!(sent, usize::try_from(limit).expect("small"));
+}

@@ -9,7 +9,12 @@ use std::time::Duration;
 
 #[tokio::test]
 async fn twenty_concurrent_registrations_of_one_email_create_one_user() {
-    let stack = TestStack::revealing().await.expect("stack");
+    let stack = TestStack::with_settings(|s| {
+        s.enumeration_safe_registration = false;
+        s.rate_limits.per_email.max = 100;
+    })
+    .await
+    .expect("stack");
     let state = &stack.state;
     let attempts = (0..20).map(|i| async move {
         let email = if i % 2 == 0 {
@@ -119,7 +124,9 @@ async fn a_transaction_conflict_is_retried_and_the_write_lands_exactly_once() {
 
 #[tokio::test]
 async fn twenty_concurrent_enumeration_safe_registrations_make_one_account_and_twenty_mails() {
-    let stack = TestStack::new().await.expect("stack");
+    let stack = TestStack::with_settings(|s| s.rate_limits.per_email.max = 100)
+        .await
+        .expect("stack");
     let state = &stack.state;
     let email = capecontrol_tests::unique_email("safe-race");
     let email = &email;

@@ -205,3 +205,28 @@ mod enumeration_safe {
         assert!(!mails[0].html.contains("evil"));
     }
 }
+
+#[tokio::test]
+async fn registrations_over_the_per_email_limit_get_429_with_retry_after() {
+    let stack = TestStack::new().await.expect("stack");
+    let email = capecontrol_tests::unique_email("limit");
+    let limit = stack.state.settings.rate_limits.per_email.max;
+    for _ in 0..limit {
+        assert_eq!(
+            call::register(&stack.state, &registration(&email))
+                .await
+                .status(),
+            202
+        );
+    }
+    let refused = call::register(&stack.state, &registration(&email)).await;
+    assert_eq!(refused.status(), 429);
+    assert_eq!(body_json(&refused)["error"]["code"], "too_many_requests");
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!((1..=900).contains(&retry_after), "{retry_after}");
+    assert_eq!(stack.items_of("user").await.expect("scan").len(), 1);
+}

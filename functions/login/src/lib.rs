@@ -1,7 +1,10 @@
 //! `POST /auth/login {email, password}`: verifies the password and opens a session (a refresh
-//! token family). Two DynamoDB round trips besides the hash: read the credentials item, then one
-//! transaction writing last_login_at, the session, the refresh token, the audit entry and, when
-//! the stored hash is outdated, the rehash.
+//! token family). Two DynamoDB round trips besides the hash: one BatchGetItem reading the
+//! credentials item and the email's failed-login count, then one transaction writing
+//! last_login_at, the session, the refresh token, the audit entry, the clearing of the count
+//! and, when the stored hash is outdated, the rehash. A failure is one transaction too: the
+//! count and its audit entries. While the email is throttled, login answers 429 before any
+//! hash (see `capecontrol_shared::throttle::login`).
 
 use anyhow::{anyhow, Context};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
@@ -18,12 +21,21 @@ use capecontrol_shared::session::{self, TokenPair};
 use capecontrol_shared::state::AppState;
 use capecontrol_shared::store::credentials::{self, CredentialsItem};
 use capecontrol_shared::store::sessions::{self, SessionItem};
-use capecontrol_shared::store::{self as keys, users};
+use capecontrol_shared::store::{self as keys, login_failures, users, Item};
+use capecontrol_shared::throttle::login::{
+    self as throttle, FailureOutcome, FailureRecord, LoginTarget, Verdict,
+};
+use capecontrol_shared::throttle::RetryAfter;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use time::OffsetDateTime;
 
 pub const ENDPOINT: &str = "POST /auth/login";
+
+/// Positions in the session transaction whose conditions mean something.
+const RECORD_LOGIN_AT: usize = 0;
+const CLEAR_FAILURES_AT: usize = 4;
+const REHASH_AT: usize = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
@@ -40,6 +52,12 @@ pub enum LoginError {
     EmailNotVerified,
     #[error("the account changed while logging in")]
     AccountChanged,
+    /// Failed logins of this email started a wait; said whether or not the account exists.
+    #[error("login waits after failed attempts")]
+    TooManyAttempts(RetryAfter),
+    /// The lockout threshold was reached; said whether or not the account exists.
+    #[error("login locked until a password reset")]
+    LockedOut,
     #[error("no signing key")]
     KeysUnavailable,
     #[error(transparent)]
@@ -47,6 +65,15 @@ pub enum LoginError {
 }
 
 impl LoginError {
+    /// The refusal a throttle verdict means; None when login may go ahead.
+    fn refusal(verdict: Verdict) -> Option<Self> {
+        match verdict {
+            Verdict::Open => None,
+            Verdict::Wait(retry_after) => Some(Self::TooManyAttempts(retry_after)),
+            Verdict::LockedOut => Some(Self::LockedOut),
+        }
+    }
+
     fn into_api_error(self) -> ApiError {
         match self {
             Self::Rejected(error) => error,
@@ -69,6 +96,17 @@ impl LoginError {
                 StatusCode::CONFLICT,
                 "account_changed",
                 "The account changed during login; try again.",
+            ),
+            Self::TooManyAttempts(retry_after) => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                "Too many failed logins; try again after the Retry-After delay.",
+            )
+            .with_retry_after(retry_after),
+            Self::LockedOut => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "login_locked",
+                "Too many failed logins; reset the password to log in again.",
             ),
             Self::KeysUnavailable => ApiError::service_unavailable(),
             Self::Unexpected(error) => {
@@ -120,18 +158,25 @@ async fn login(
     meta: &RequestMeta,
 ) -> Result<TokenPair, LoginError> {
     let attempt = parse_attempt(request).map_err(LoginError::Rejected)?;
-    let stored = match &attempt.email {
-        Some(email) => load_credentials(state, email).await?,
-        None => None,
+    let Some(email) = &attempt.email else {
+        return Err(not_an_address(state, &attempt, meta).await);
     };
+    let (stored, seen) = load_account(state, email).await?;
+    let user = stored.as_ref().map(|c| c.user_id.clone());
+    let target = LoginTarget {
+        email,
+        user: user.as_ref(),
+        meta,
+    };
+    let verdict = throttle::check(state, target, &seen, clock::now()).await;
+    if let Some(refusal) = LoginError::refusal(verdict) {
+        return Err(refusal);
+    }
+
     let matched = verify(state, &attempt, stored.as_ref()).await?;
     let credentials = match (stored, matched) {
         (Some(credentials), true) => credentials,
-        (stored, _) => {
-            let user = stored.map(|c| c.user_id);
-            record_failure(state, meta, user.as_ref(), "invalid credentials").await;
-            return Err(LoginError::InvalidCredentials);
-        }
+        _ => return Err(count_failure(state, target, seen).await),
     };
     if !credentials.is_active {
         record_failure(state, meta, Some(&credentials.user_id), "account inactive").await;
@@ -148,33 +193,101 @@ async fn login(
         return Err(LoginError::EmailNotVerified);
     }
 
-    let key = state
-        .keys
-        .keys()
-        .await
-        .map_err(|_| LoginError::KeysUnavailable)?
-        .current;
     let rehash = match attempt.password {
         Some(password) if state.hasher.needs_rehash(&stored_hash(&credentials)) => {
             Some(state.hasher.hash(password).await?)
         }
         _ => None,
     };
+    let verified = Verified {
+        credentials,
+        rehash,
+        target,
+        seen,
+    };
+    sign_in(state, &verified).await
+}
+
+/// Opens the session of a verified attempt in one transaction that also clears the count.
+async fn sign_in(state: &AppState, verified: &Verified<'_>) -> Result<TokenPair, LoginError> {
+    let key = state
+        .keys
+        .keys()
+        .await
+        .map_err(|_| LoginError::KeysUnavailable)?
+        .current;
     let now = clock::now();
-    let (tokens, items) = open_session(state, &credentials, rehash, &key, meta, now)?;
-    commit(state, items).await?;
-    tracing::info!(user_id = %credentials.user_id, event = "login_succeeded", "session opened");
+    let (tokens, items) = open_session(state, verified, &key, now)?;
+    commit(state, items, verified.target, now).await?;
+    let user_id = &verified.credentials.user_id;
+    tracing::info!(user_id = %user_id, event = "login_succeeded", "session opened");
     Ok(tokens)
 }
 
-async fn load_credentials(
+/// What a verified attempt brings to the session transaction.
+struct Verified<'a> {
+    credentials: CredentialsItem,
+    rehash: Option<PasswordHashString>,
+    target: LoginTarget<'a>,
+    seen: FailureRecord,
+}
+
+/// Text that is not an address: no account can have it and there is no email to count under,
+/// so it costs one verification and fails like an unknown email.
+async fn not_an_address(state: &AppState, attempt: &Attempt, meta: &RequestMeta) -> LoginError {
+    if let Err(error) = verify(state, attempt, None).await {
+        return error;
+    }
+    record_failure(state, meta, None, "invalid credentials").await;
+    LoginError::InvalidCredentials
+}
+
+/// The credentials item (if the account exists) and the email's failed-login count, in one
+/// strongly consistent BatchGetItem.
+async fn load_account(
     state: &AppState,
     email: &Email,
-) -> Result<Option<CredentialsItem>, LoginError> {
-    let key = keys::key(credentials::pk(email), credentials::SK);
-    Ok(db::get(&state.dynamo, state.table(), key)
+) -> Result<(Option<CredentialsItem>, FailureRecord), LoginError> {
+    let keys = vec![
+        keys::key(credentials::pk(email), credentials::SK),
+        login_failures::key(email),
+    ];
+    let mut items = db::batch_get(&state.dynamo, state.table(), keys)
         .await
-        .context("read credentials")?)
+        .context("read credentials and failed logins")?;
+    let credentials = take_by_sk(&mut items, credentials::SK)
+        .map(db::from_item::<CredentialsItem>)
+        .transpose()
+        .context("read credentials")?;
+    let seen = FailureRecord::from_item(take_by_sk(&mut items, login_failures::SK))?;
+    Ok((credentials, seen))
+}
+
+fn take_by_sk(items: &mut Vec<Item>, sk: &str) -> Option<Item> {
+    let has_sk = |item: &Item| {
+        item.get(keys::SK)
+            .and_then(|value| value.as_s().ok())
+            .is_some_and(|value| value == sk)
+    };
+    let position = items.iter().position(has_sk)?;
+    Some(items.swap_remove(position))
+}
+
+/// Counts a wrong password (or an unknown email) and says what to answer: 401, or 429 when
+/// concurrent failures started a wait before this one could be counted.
+async fn count_failure(
+    state: &AppState,
+    target: LoginTarget<'_>,
+    seen: FailureRecord,
+) -> LoginError {
+    let entry = AuditEntry::failure(AuditEvent::LoginFailed, "invalid credentials");
+    match throttle::record_failure(state, target, seen, entry).await {
+        Ok(FailureOutcome::Counted { .. }) => LoginError::InvalidCredentials,
+        Ok(FailureOutcome::Refused(verdict)) => {
+            LoginError::refusal(verdict).unwrap_or(LoginError::InvalidCredentials)
+        }
+        Err(error) => error.context("count the failed login").into(),
+    }
 }
 
 fn stored_hash(credentials: &CredentialsItem) -> PasswordHashString {
@@ -219,12 +332,17 @@ async fn record_failure(
 
 fn open_session(
     state: &AppState,
-    credentials: &CredentialsItem,
-    rehash: Option<PasswordHashString>,
+    verified: &Verified<'_>,
     key: &capecontrol_shared::keyring::SigningKey,
-    meta: &RequestMeta,
     now: OffsetDateTime,
 ) -> Result<(TokenPair, Vec<TransactWriteItem>), LoginError> {
+    let Verified {
+        credentials,
+        rehash,
+        target,
+        seen,
+    } = verified;
+    let meta = target.meta;
     let subject = Subject {
         user: credentials.user_id.clone(),
         role: credentials.role,
@@ -255,6 +373,10 @@ fn open_session(
         .user(&subject.user)
         .detail("session_id", subject.session.as_str())
         .detail("rehashed", rehash.is_some())
+        .detail(
+            "cleared_failures",
+            seen.failures(&state.settings.login_throttle, now),
+        )
         .into_item(meta, now, state.settings.audit_retention);
 
     let table = state.table();
@@ -263,9 +385,10 @@ fn open_session(
         db::put_new(table, &session)?,
         db::put_new(table, &refresh_item)?,
         db::put_new(table, &audit)?,
+        throttle::clear_unless_throttled(table, target.email, now)?,
     ];
     if let Some(new_hash) = rehash {
-        items.push(replace_hash(table, credentials, &new_hash)?);
+        items.push(replace_hash(table, credentials, new_hash)?);
     }
     let tokens = session::token_pair(state, &subject, key, &refresh_token, now)?;
     Ok((tokens, items))
@@ -315,15 +438,28 @@ fn replace_hash(
     Ok(TransactWriteItem::builder().update(update).build())
 }
 
-async fn commit(state: &AppState, items: Vec<TransactWriteItem>) -> Result<(), LoginError> {
-    match db::transact(&state.dynamo, items).await {
-        Ok(()) => Ok(()),
-        Err(error) if error.condition_failed_at(0) || error.condition_failed_at(4) => {
-            Err(LoginError::AccountChanged)
-        }
-        Err(TransactError::Cancelled(reasons)) => {
+async fn commit(
+    state: &AppState,
+    items: Vec<TransactWriteItem>,
+    target: LoginTarget<'_>,
+    now: OffsetDateTime,
+) -> Result<(), LoginError> {
+    let error = match db::transact(&state.dynamo, items).await {
+        Ok(()) => return Ok(()),
+        Err(error) => error,
+    };
+    if let Some(verdict) = throttle::refusal_in(&error, CLEAR_FAILURES_AT, now) {
+        // A concurrent failure started a wait after our read: this attempt is refused too.
+        throttle::audit_refusal(state, target, verdict, now).await;
+        return Err(LoginError::refusal(verdict).unwrap_or(LoginError::AccountChanged));
+    }
+    if error.condition_failed_at(RECORD_LOGIN_AT) || error.condition_failed_at(REHASH_AT) {
+        return Err(LoginError::AccountChanged);
+    }
+    match error {
+        TransactError::Cancelled(reasons) => {
             Err(anyhow!("login cancelled unexpectedly: {reasons:?}").into())
         }
-        Err(TransactError::Unexpected(error)) => Err(error.context("open the session").into()),
+        TransactError::Unexpected(error) => Err(error.context("open the session").into()),
     }
 }

@@ -19,7 +19,9 @@ use capecontrol_shared::state::AppState;
 use capecontrol_shared::store::credentials::{self, CredentialsItem};
 use capecontrol_shared::store::password_resets::Purpose;
 use capecontrol_shared::store::users::{Profile, PublicUser, UserId, UserItem};
-use capecontrol_shared::{clock, notify, one_time};
+use capecontrol_shared::throttle::rate::{RateDecision, RateScope};
+use capecontrol_shared::throttle::RetryAfter;
+use capecontrol_shared::{clock, notify, one_time, throttle};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
@@ -36,6 +38,8 @@ used, a message with the next step is on its way to it.\"}";
 pub enum RegisterError {
     #[error("the request was rejected")]
     Rejected(ApiError),
+    #[error("too many registrations from this address or network")]
+    TooMany(RetryAfter),
     #[error("the email is already registered")]
     EmailTaken { owner: Option<UserId>, email: Email },
     #[error(transparent)]
@@ -46,6 +50,12 @@ impl RegisterError {
     fn into_api_error(self) -> ApiError {
         match self {
             Self::Rejected(error) => error,
+            Self::TooMany(retry_after) => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                "Too many registrations; try again later.",
+            )
+            .with_retry_after(retry_after),
             Self::EmailTaken { .. } => ApiError::new(
                 StatusCode::CONFLICT,
                 "email_taken",
@@ -119,6 +129,12 @@ async fn register(
 ) -> Result<Profile, RegisterError> {
     let object = http::json_object(request).map_err(RegisterError::Rejected)?;
     let form = Registration::parse(object).map_err(RegisterError::Rejected)?;
+    let scope = RateScope::REGISTER;
+    let decision =
+        throttle::rate::limit_request(state, scope, Some(&form.email), meta, clock::now()).await?;
+    if let RateDecision::Limited { retry_after } = decision {
+        return Err(RegisterError::TooMany(retry_after));
+    }
     let password_hash = state.hasher.hash(form.password.clone()).await?;
 
     let now = clock::now();
@@ -156,6 +172,8 @@ async fn register(
         db::put_new(table, &audit)?,
     ];
     items.extend(verification);
+    // A fresh account starts with no failed logins, even if its address was attacked before.
+    items.push(throttle::login::clear(table, &form.email)?);
     match db::transact(&state.dynamo, items).await {
         Ok(()) => {
             let link = state.links.with_token("/verify-email", &token);

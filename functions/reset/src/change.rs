@@ -20,6 +20,7 @@ use capecontrol_shared::session::{self, TokenPair};
 use capecontrol_shared::state::AppState;
 use capecontrol_shared::store::credentials::{self, CredentialsItem};
 use capecontrol_shared::store::{self as keys};
+use capecontrol_shared::throttle::login::{self as throttle, FailureOutcome, LoginTarget, Verdict};
 use lambda_http::Request;
 
 use crate::confirm::{checked_password, tell_owner};
@@ -32,10 +33,22 @@ pub async fn change(
 ) -> Result<TokenPair, ResetError> {
     let Caller { claims, profile } = auth::authenticate(state, request).await?;
     let (current, new_password) = parse(request)?;
-    let credentials = load_credentials(state, &profile.email).await?;
+    let email = Email::parse(&profile.email).context("stored email is not canonical")?;
+    let target = LoginTarget {
+        email: &email,
+        user: Some(&profile.id),
+        meta,
+    };
+    let seen = throttle::load(state, &email).await?;
+    refuse_while_throttled(throttle::check(state, target, &seen, clock::now()).await)?;
+    let credentials = load_credentials(state, &email).await?;
     if !verify_current(state, &current, &credentials).await? {
-        record_wrong_password(state, meta, &profile.id).await;
-        return Err(ResetError::WrongCurrentPassword);
+        let failure = AuditEntry::failure(AuditEvent::LoginFailed, "wrong current password")
+            .user(&profile.id);
+        return match throttle::record_failure(state, target, seen, failure).await? {
+            FailureOutcome::Counted { .. } => Err(ResetError::WrongCurrentPassword),
+            FailureOutcome::Refused(verdict) => Err(refused(verdict)),
+        };
     }
     let password = checked_password(&new_password, &profile)?;
     let hash = state.hasher.hash(password).await?;
@@ -105,9 +118,23 @@ fn parse(request: &Request) -> Result<(String, String), ResetError> {
         .ok_or(ResetError::InvalidAccessToken)
 }
 
-async fn load_credentials(state: &AppState, email: &str) -> Result<CredentialsItem, ResetError> {
-    let email = Email::parse(email).context("stored email is not canonical")?;
-    let key = keys::key(credentials::pk(&email), credentials::SK);
+/// A wrong current password counts as a failed login, so the login waits apply here too.
+fn refuse_while_throttled(verdict: Verdict) -> Result<(), ResetError> {
+    match verdict {
+        Verdict::Open => Ok(()),
+        other => Err(refused(other)),
+    }
+}
+
+fn refused(verdict: Verdict) -> ResetError {
+    match verdict {
+        Verdict::Wait(retry_after) => ResetError::TooManyAttempts(retry_after),
+        Verdict::LockedOut | Verdict::Open => ResetError::LockedOut,
+    }
+}
+
+async fn load_credentials(state: &AppState, email: &Email) -> Result<CredentialsItem, ResetError> {
+    let key = keys::key(credentials::pk(email), credentials::SK);
     db::get(&state.dynamo, state.table(), key)
         .await
         .context("read credentials")?
@@ -124,21 +151,4 @@ async fn verify_current(
     };
     let stored = PasswordHashString::new(credentials.password_hash.clone());
     Ok(state.hasher.verify(attempt, stored).await?)
-}
-
-/// A wrong current password counts as a failed login.
-async fn record_wrong_password(
-    state: &AppState,
-    meta: &RequestMeta,
-    user: &capecontrol_shared::store::users::UserId,
-) {
-    let item = AuditEntry::failure(AuditEvent::LoginFailed, "wrong current password")
-        .user(user)
-        .into_item(meta, clock::now(), state.settings.audit_retention);
-    if let Err(error) = db::put_one(&state.dynamo, state.table(), &item).await {
-        tracing::error!(
-            error = format!("{error:#}"),
-            "failed password check not audited"
-        );
-    }
 }

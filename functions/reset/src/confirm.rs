@@ -1,6 +1,7 @@
 //! `POST /auth/password-reset/confirm {token, new_password}`: one transaction uses the token,
 //! sets the new hash, bumps the token version (every earlier access and refresh token dies),
-//! marks the sessions revoked and writes the audit entry. The user is not signed in by it.
+//! marks the sessions revoked, clears the failed-login count (lifting a lockout) and writes the
+//! audit entry. The user is not signed in by it.
 
 use anyhow::{anyhow, Context};
 use capecontrol_shared::audit::{AuditEntry, AuditEvent};
@@ -17,6 +18,7 @@ use capecontrol_shared::state::AppState;
 use capecontrol_shared::store::password_resets::Purpose;
 use capecontrol_shared::store::users::{self, Profile, UserItem};
 use capecontrol_shared::store::{self as keys};
+use capecontrol_shared::throttle;
 use capecontrol_shared::{clock, notify, one_time};
 use lambda_http::Request;
 
@@ -63,6 +65,8 @@ pub async fn confirm(
         "password_reset",
         now,
     )?);
+    let email = Email::parse(&profile.email).map_err(|_| anyhow!("stored email not canonical"))?;
+    items.push(throttle::login::clear(table, &email)?);
     match db::transact(&state.dynamo, items).await {
         Ok(()) => {}
         Err(error) if error.condition_failed_at(0) || error.condition_failed_at(1) => {

@@ -1,5 +1,6 @@
 use capecontrol_shared::auth::AuthError;
 use capecontrol_shared::http::ApiError;
+use capecontrol_shared::throttle::RetryAfter;
 use lambda_http::http::StatusCode;
 
 #[derive(Debug, thiserror::Error)]
@@ -13,6 +14,10 @@ pub enum ResetError {
     InvalidAccessToken,
     #[error("the current password is wrong")]
     WrongCurrentPassword,
+    #[error("too many failed password checks")]
+    TooManyAttempts(RetryAfter),
+    #[error("locked until the password is reset")]
+    LockedOut,
     #[error("the account changed meanwhile")]
     AccountChanged,
     #[error("no signing key")]
@@ -45,6 +50,17 @@ impl ResetError {
                 StatusCode::FORBIDDEN,
                 "invalid_current_password",
                 "The current password is not correct.",
+            ),
+            Self::TooManyAttempts(retry_after) => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                "Too many failed password checks; try again after the Retry-After delay.",
+            )
+            .with_retry_after(retry_after),
+            Self::LockedOut => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "login_locked",
+                "Too many failed logins; reset the password to sign in again.",
             ),
             Self::AccountChanged => ApiError::new(
                 StatusCode::CONFLICT,

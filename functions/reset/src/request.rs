@@ -15,7 +15,8 @@ use capecontrol_shared::state::AppState;
 use capecontrol_shared::store::credentials::{self, CredentialsItem};
 use capecontrol_shared::store::password_resets::Purpose;
 use capecontrol_shared::store::{self as keys};
-use capecontrol_shared::{clock, notify, one_time};
+use capecontrol_shared::throttle::rate::RateScope;
+use capecontrol_shared::{clock, notify, one_time, throttle};
 use lambda_http::Request;
 use serde_json::{json, Value};
 
@@ -39,7 +40,13 @@ pub async fn request(
     let email = parse_email(request)?;
     let now = clock::now();
     let table = state.table();
-    let account = match &email {
+    // Over a limit the answer is as usual, but nothing is sent: the same work as an unknown
+    // address, so the limit reveals nothing either.
+    let limited =
+        throttle::rate::limit_request(state, RateScope::PASSWORD_RESET, email.as_ref(), meta, now)
+            .await?
+            .is_limited();
+    let account = match email.as_ref().filter(|_| !limited) {
         Some(email) => {
             let key = keys::key(credentials::pk(email), credentials::SK);
             db::get::<CredentialsItem>(&state.dynamo, table, key)

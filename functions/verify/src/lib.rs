@@ -18,7 +18,8 @@ use capecontrol_shared::state::AppState;
 use capecontrol_shared::store::credentials::{self, CredentialsItem};
 use capecontrol_shared::store::password_resets::{OneTimeTokenItem, Purpose};
 use capecontrol_shared::store::{self as keys, users};
-use capecontrol_shared::{clock, notify, one_time};
+use capecontrol_shared::throttle::rate::RateScope;
+use capecontrol_shared::{clock, notify, one_time, throttle};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use time::OffsetDateTime;
@@ -177,7 +178,11 @@ async fn resend(
     let email = single_field(request, "email")?.and_then(|raw| Email::parse(&raw).ok());
     let now = clock::now();
     let table = state.table();
-    let account = match &email {
+    let scope = RateScope::VERIFICATION_RESEND;
+    let limited = throttle::rate::limit_request(state, scope, email.as_ref(), meta, now)
+        .await?
+        .is_limited();
+    let account = match email.as_ref().filter(|_| !limited) {
         Some(email) => {
             let key = keys::key(credentials::pk(email), credentials::SK);
             db::get::<CredentialsItem>(&state.dynamo, table, key)

@@ -10,7 +10,9 @@
 pub mod audit_log;
 pub mod credentials;
 pub mod earnings;
+pub mod login_failures;
 pub mod password_resets;
+pub mod rate_limits;
 pub mod refresh_tokens;
 pub mod sessions;
 pub mod users;
