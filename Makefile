@@ -5,6 +5,7 @@
 #   make lint       fmt + clippy + template lint (cfn-lint, sam validate, checkov)
 #   make sam-build  sam build for x86_64 (slow; not part of `make test`)
 #   make routes     the HTTP routes of template.yaml (what the router serves)
+#   make admin EMAIL=... PASSWORD=... [TABLE=... REGION=...]   the first admin (README)
 #
 # Python tools live in three project-local venvs, pinned by the lock files in
 # infra/requirements/ (moto and SAM CLI and checkov pin boto3 differently, so
@@ -47,10 +48,10 @@ export E2E_PORT ?= 9101
 
 .PHONY: shellcheck help venvs dev test test-unit test-e2e lint lint-rust lint-infra fmt-check \
 	clippy cfn-lint sam-validate checkov infra-check table-def routes sam-build lock clean \
-	clean-venvs
+	clean-venvs admin
 
 help:
-	@sed -n '3,8p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,9p' Makefile | sed 's/^# \{0,1\}//'
 
 # ------------------------------------------------------------------ venvs
 # One rule per venv; the stamp is newer than the lock file once installed.
@@ -93,6 +94,11 @@ table-def: $(TABLE_DEF)
 
 routes: $(VENV)/$(STAMP)
 	@$(VENV)/bin/python infra/router.py --list
+
+# Creates a verified admin, or promotes an existing account (its password must match), in the
+# running `make dev` stack's table; with TABLE and REGION, in a deployed stack's (see README).
+admin:
+	infra/admin.sh
 
 # ------------------------------------------------------------------- lint
 lint: lint-rust lint-infra

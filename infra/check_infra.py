@@ -34,6 +34,12 @@ EXPECTED_ROUTES = {
     ("POST", "/auth/password/change", "reset"),
     ("POST", "/auth/verify-email", "verify"),
     ("POST", "/auth/verify-email/resend", "verify"),
+    ("GET", "/earnings", "earnings"),
+    ("GET", "/earnings/{agent_id}", "earnings"),
+    ("PATCH", "/earnings/{agent_id}", "earnings"),
+    ("POST", "/earnings/agents", "earnings"),
+    ("POST", "/earnings/sales", "earnings"),
+    ("POST", "/earnings/payouts", "earnings"),
 }
 EXPECTED_ENV = {
     "TABLE_NAME", "SIGNING_SECRET_ARN", "JWT_ISSUER", "JWT_AUDIENCE",
@@ -58,6 +64,7 @@ TABLE_ACTIONS = {
                       "ConditionCheckItem", "Query"},
     "VerifyFunction": {"GetItem", "PutItem", "UpdateItem", "TransactWriteItems",
                        "ConditionCheckItem"},
+    "EarningsFunction": {"GetItem", "Query", "PutItem", "TransactWriteItems"},
 }
 
 

@@ -14,6 +14,12 @@ the ones we use are DynamoDB, Secrets Manager and SES (v1 and v2).
 
     python infra/moto_server.py PORT [--ready-file PATH]
 
+moto keeps a reference to every model instance it ever made (every DynamoDB
+item of every test table) for its /moto-api/data.json dashboard, and that
+endpoint serializes them all: after a test suite's worth of tables one call
+takes seconds. The tests read only sent mail there, so this launcher tracks
+instances of the SES models alone (TRACKED_MODULES).
+
 Prints "moto ready on http://127.0.0.1:PORT" once the socket is listening,
 and writes PATH (if given) at the same moment. `python infra/moto_server.py
 --wait PORT [TIMEOUT]` polls a running server until it answers.
@@ -31,6 +37,8 @@ import urllib.request
 
 HOST = "127.0.0.1"
 HEALTH_PATH = "/moto-api/data.json"
+# Models whose instances /moto-api/data.json lists (moto.ses and moto.sesv2).
+TRACKED_MODULES = ("moto.ses",)
 
 
 def wait_ready(port: int, timeout: float) -> bool:
@@ -48,6 +56,19 @@ def wait_ready(port: int, timeout: float) -> bool:
     return False
 
 
+def track_only(modules: tuple[str, ...]) -> None:
+    """Record new model instances for the dashboard only when their class is from `modules`."""
+    from moto.core.common_models import BaseModel
+
+    def new(cls, *args, **kwargs):
+        instance = object.__new__(cls)
+        if cls.__module__.startswith(modules):
+            cls.instances_tracked.append(instance)
+        return instance
+
+    BaseModel.__new__ = new
+
+
 def serve(port: int, ready_file: str | None, quiet: bool) -> None:
     # Fake, fixed credentials: moto ignores them, but some moto code paths
     # read the region/port from the environment.
@@ -58,6 +79,8 @@ def serve(port: int, ready_file: str | None, quiet: bool) -> None:
     os.environ["MOTO_PORT"] = str(port)
 
     from werkzeug.serving import make_server
+
+    track_only(TRACKED_MODULES)
 
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,

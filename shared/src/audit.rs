@@ -32,6 +32,11 @@ pub enum AuditEvent {
     LoginThrottled,
     /// A request over a per-email or per-IP rate limit.
     RateLimited,
+    EarningsAgentCreated,
+    EarningsSaleRecorded,
+    EarningsPayoutRecorded,
+    EarningsRecordChanged,
+    AdminGranted,
 }
 
 impl AuditEvent {
@@ -54,6 +59,11 @@ impl AuditEvent {
             Self::LoginLockedOut => "login_locked_out",
             Self::LoginThrottled => "login_throttled",
             Self::RateLimited => "rate_limited",
+            Self::EarningsAgentCreated => "earnings_agent_created",
+            Self::EarningsSaleRecorded => "earnings_sale_recorded",
+            Self::EarningsPayoutRecorded => "earnings_payout_recorded",
+            Self::EarningsRecordChanged => "earnings_record_changed",
+            Self::AdminGranted => "admin_granted",
         }
     }
 
@@ -82,6 +92,11 @@ impl AuditEvent {
             }
             Self::LoginThrottled => "A login was refused unchecked while throttled.",
             Self::RateLimited => "A request was refused over a rate limit.",
+            Self::EarningsAgentCreated => "An earnings record was opened for an agent.",
+            Self::EarningsSaleRecorded => "A sale was credited to an earnings record.",
+            Self::EarningsPayoutRecorded => "A payout was debited from an earnings record.",
+            Self::EarningsRecordChanged => "An earnings record's rate or status was changed.",
+            Self::AdminGranted => "An operator created or promoted an admin account.",
         }
     }
 }

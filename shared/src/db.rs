@@ -56,9 +56,14 @@ pub fn to_item(value: &impl Serialize) -> anyhow::Result<Item> {
 
 /// A Put that fails when an item with the same key already exists.
 pub fn put_new(table: &str, value: &impl Serialize) -> anyhow::Result<TransactWriteItem> {
+    put_new_item(table, to_item(value)?)
+}
+
+/// [`put_new`] of an item built by hand.
+pub fn put_new_item(table: &str, item: Item) -> anyhow::Result<TransactWriteItem> {
     let put = Put::builder()
         .table_name(table)
-        .set_item(Some(to_item(value)?))
+        .set_item(Some(item))
         .condition_expression("attribute_not_exists(pk)")
         .build()
         .context("build a conditional put")?;
@@ -71,6 +76,18 @@ pub async fn get<T: DeserializeOwned>(
     table: &str,
     key: Item,
 ) -> anyhow::Result<Option<T>> {
+    get_item(client, table, key)
+        .await?
+        .map(from_item)
+        .transpose()
+}
+
+/// A strongly consistent read of one item, as stored.
+pub async fn get_item(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    key: Item,
+) -> anyhow::Result<Option<Item>> {
     let output = client
         .get_item()
         .table_name(table)
@@ -79,7 +96,7 @@ pub async fn get<T: DeserializeOwned>(
         .send()
         .await
         .map_err(|e| anyhow::anyhow!("get item: {}", DisplayErrorContext(&e)))?;
-    output.item.map(from_item).transpose()
+    Ok(output.item)
 }
 
 /// Strongly consistent reads of several items of one table in one BatchGetItem (at most 100
@@ -229,11 +246,16 @@ fn classify(error: SdkError<TransactWriteItemsError, HttpResponse>) -> Classifie
 
 fn backoff(retries: u32) -> Duration {
     let base_ms = 10_u64 << retries.min(6);
+    Duration::from_millis(base_ms) + jitter(base_ms)
+}
+
+/// A random wait below `ceiling_ms` milliseconds (none when the OS has no randomness to give).
+pub fn jitter(ceiling_ms: u64) -> Duration {
     let mut byte = [0_u8; 1];
-    let jitter = getrandom::fill(&mut byte)
-        .map(|()| u64::from(byte[0]) % base_ms)
+    let millis = getrandom::fill(&mut byte)
+        .map(|()| u64::from(byte[0]) % ceiling_ms.max(1))
         .unwrap_or(0);
-    Duration::from_millis(base_ms + jitter)
+    Duration::from_millis(millis)
 }
 
 /// DynamoDB answers the emulator never gives, built for tests to inject.

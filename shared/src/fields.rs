@@ -84,6 +84,18 @@ impl Fields {
         }
     }
 
+    /// A boolean that may be absent or null.
+    pub fn optional_bool(&mut self, field: &str) -> Option<bool> {
+        match self.remaining.remove(field) {
+            Some(Value::Bool(flag)) => Some(flag),
+            None | Some(Value::Null) => None,
+            Some(_) => {
+                self.reject(field, "invalid_type", "This field must be true or false.");
+                None
+            }
+        }
+    }
+
     /// Ends parsing: every field not taken is unknown, and any error makes the whole body a 422.
     /// At most [`MAX_REPORTED`] entries are listed, so a body of junk fields cannot make the
     /// answer many times larger than the request.

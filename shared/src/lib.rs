@@ -12,6 +12,7 @@ pub mod http;
 pub mod jwt;
 pub mod keyring;
 pub mod mail;
+pub mod money;
 pub mod notify;
 pub mod one_time;
 pub mod opaque_token;

@@ -15,6 +15,8 @@ use capecontrol_shared::store::Item;
 use serde_json::Value;
 use std::path::PathBuf;
 
+pub mod earnings;
+
 /// One isolated environment: its own table and secret, and function state using them.
 #[derive(Debug)]
 pub struct TestStack {
@@ -398,6 +400,26 @@ impl Event {
             }
             _ => self.value["requestContext"]["http"]["method"] = Value::from(method),
         }
+        self
+    }
+
+    /// Sets the query string (already encoded), as each event shape carries it.
+    pub fn query(mut self, pairs: &[(&str, &str)]) -> Self {
+        let raw: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let map: serde_json::Map<String, Value> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
+            .collect();
+        match self.kind {
+            EventKind::RestApiV1 => self.value["queryStringParameters"] = Value::Object(map),
+            _ => self.value["rawQueryString"] = Value::from(raw.join("&")),
+        }
+        self
+    }
+
+    /// Sets a path parameter, as API Gateway sends one for a route such as `/x/{id}`.
+    pub fn path_parameter(mut self, name: &str, value: &str) -> Self {
+        self.value["pathParameters"][name] = Value::from(value);
         self
     }
 

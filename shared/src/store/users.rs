@@ -133,6 +133,32 @@ pub struct Profile {
     pub token_version: u64,
 }
 
+impl Profile {
+    /// A new account with nothing optional filled in: active, unverified, token version 0.
+    pub fn new(id: UserId, email: String, role: Role, created_at: String) -> Self {
+        Self {
+            id,
+            email,
+            role,
+            first_name: None,
+            last_name: None,
+            phone: None,
+            website: None,
+            company: None,
+            is_active: true,
+            is_verified: false,
+            email_verified_at: None,
+            experience: None,
+            created_at,
+            updated_at: None,
+            last_login_at: None,
+            terms_accepted_at: None,
+            privacy_accepted_at: None,
+            token_version: 0,
+        }
+    }
+}
+
 /// The stored item: the profile plus its keys.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserItem {
