@@ -213,6 +213,33 @@ pub fn bearer_token(request: &Request) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
+/// For a function serving several POST routes: the endpoint of `routes` (pairs of path suffix
+/// and endpoint name, most specific first) the request targets, with its metadata; or the 404
+/// or 405 answer to send instead.
+pub fn dispatch(
+    request: &Request,
+    routes: &[(&str, &'static str)],
+) -> Result<(&'static str, crate::request_meta::RequestMeta), Box<Response<Body>>> {
+    use crate::request_meta::RequestMeta;
+    let Some(endpoint) = routes
+        .iter()
+        .find(|(path, _)| path_ends_with(request, path))
+        .map(|(_, endpoint)| *endpoint)
+    else {
+        let meta = RequestMeta::from_request(request, "unknown");
+        return Err(Box::new(
+            ApiError::not_found().into_response(&meta.request_id),
+        ));
+    };
+    let meta = RequestMeta::from_request(request, endpoint);
+    if request.method() != lambda_http::http::Method::POST {
+        return Err(Box::new(
+            ApiError::method_not_allowed().into_response(&meta.request_id),
+        ));
+    }
+    Ok((endpoint, meta))
+}
+
 /// The route a request targets, whatever stage prefix API Gateway left in the path. `route`
 /// starts with `/`, so a match always begins at a segment boundary.
 pub fn path_ends_with(request: &Request, route: &str) -> bool {

@@ -11,9 +11,12 @@ use crate::db;
 use crate::email::Email;
 use crate::opaque_token::OpaqueToken;
 use crate::request_meta::RequestMeta;
+use crate::state::AppState;
+use crate::store::credentials::{self, CredentialsItem};
 use crate::store::password_resets::{CurrentTokenItem, OneTimeTokenItem, Purpose};
 use crate::store::users::UserId;
 use crate::store::{self, Item};
+use crate::throttle::{self, rate::RateScope};
 
 /// A new token for `user` and the two writes that store it and make it the only valid one.
 pub fn issue(
@@ -73,6 +76,44 @@ pub fn decoy(table: &str, purpose: Purpose) -> anyhow::Result<Vec<TransactWriteI
         absent(purpose.pk(&random))?,
         absent(format!("DECOY#{random}"))?,
     ])
+}
+
+/// The account a mailed-token request (reset, resend) is for: none when the address did not
+/// parse, is over a rate limit, or has no account. The read happens on every path but the
+/// unparseable one, so the answer's timing does not depend on whether the account exists.
+pub async fn requested_account(
+    state: &AppState,
+    scope: RateScope,
+    email: Option<&Email>,
+    meta: &RequestMeta,
+    now: OffsetDateTime,
+) -> anyhow::Result<Option<CredentialsItem>> {
+    let limited = throttle::rate::limit_request(state, scope, email, meta, now)
+        .await?
+        .is_limited();
+    let Some(email) = email.filter(|_| !limited) else {
+        return Ok(None);
+    };
+    let key = store::key(credentials::pk(email), credentials::SK);
+    db::get(&state.dynamo, state.table(), key)
+        .await
+        .context("read credentials")
+}
+
+/// The work of a request that ends up sending nothing: the decoy writes (with `extra`, such as
+/// its audit entry) in one transaction, then a wait as long as a send takes.
+pub async fn pretend(
+    state: &AppState,
+    purpose: Purpose,
+    extra: Vec<TransactWriteItem>,
+) -> anyhow::Result<()> {
+    let mut items = decoy(state.table(), purpose)?;
+    items.extend(extra);
+    db::transact(&state.dynamo, items)
+        .await
+        .map_err(anyhow::Error::from)?;
+    state.mailer.send_nothing().await;
+    Ok(())
 }
 
 /// The token's item while it can still be used: present, unused and unexpired.

@@ -8,10 +8,9 @@ mod error;
 mod logout;
 mod rotate;
 
-use capecontrol_shared::http::{self, ApiError};
-use capecontrol_shared::request_meta::RequestMeta;
+use capecontrol_shared::http;
 use capecontrol_shared::state::AppState;
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
 pub use error::RefreshError;
@@ -20,15 +19,17 @@ pub const REFRESH_ENDPOINT: &str = "POST /auth/refresh";
 pub const LOGOUT_ENDPOINT: &str = "POST /auth/logout";
 pub const LOGOUT_ALL_ENDPOINT: &str = "POST /auth/logout-all";
 
+const ROUTES: [(&str, &str); 3] = [
+    ("/auth/logout-all", LOGOUT_ALL_ENDPOINT),
+    ("/auth/logout", LOGOUT_ENDPOINT),
+    ("/auth/refresh", REFRESH_ENDPOINT),
+];
+
 pub async fn handle(state: &AppState, request: Request) -> Response<Body> {
-    let Some(endpoint) = route(&request) else {
-        let meta = RequestMeta::from_request(&request, "unknown");
-        return ApiError::not_found().into_response(&meta.request_id);
+    let (endpoint, meta) = match http::dispatch(&request, &ROUTES) {
+        Ok(found) => found,
+        Err(answer) => return *answer,
     };
-    let meta = RequestMeta::from_request(&request, endpoint);
-    if request.method() != Method::POST {
-        return ApiError::method_not_allowed().into_response(&meta.request_id);
-    }
     let outcome = match endpoint {
         REFRESH_ENDPOINT => rotate::refresh(state, &request, &meta)
             .await
@@ -41,15 +42,4 @@ pub async fn handle(state: &AppState, request: Request) -> Response<Body> {
             .map(|()| http::empty_response(StatusCode::NO_CONTENT, &meta.request_id)),
     };
     outcome.unwrap_or_else(|error| error.into_api_error().into_response(&meta.request_id))
-}
-
-fn route(request: &Request) -> Option<&'static str> {
-    [
-        ("/auth/logout-all", LOGOUT_ALL_ENDPOINT),
-        ("/auth/logout", LOGOUT_ENDPOINT),
-        ("/auth/refresh", REFRESH_ENDPOINT),
-    ]
-    .into_iter()
-    .find(|(path, _)| http::path_ends_with(request, path))
-    .map(|(_, endpoint)| endpoint)
 }

@@ -12,10 +12,9 @@ mod confirm;
 mod error;
 mod request;
 
-use capecontrol_shared::http::{self, ApiError};
-use capecontrol_shared::request_meta::RequestMeta;
+use capecontrol_shared::http;
 use capecontrol_shared::state::AppState;
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
 pub use error::ResetError;
@@ -24,15 +23,17 @@ pub const REQUEST_ENDPOINT: &str = "POST /auth/password-reset";
 pub const CONFIRM_ENDPOINT: &str = "POST /auth/password-reset/confirm";
 pub const CHANGE_ENDPOINT: &str = "POST /auth/password/change";
 
+const ROUTES: [(&str, &str); 3] = [
+    ("/auth/password-reset/confirm", CONFIRM_ENDPOINT),
+    ("/auth/password-reset", REQUEST_ENDPOINT),
+    ("/auth/password/change", CHANGE_ENDPOINT),
+];
+
 pub async fn handle(state: &AppState, request: Request) -> Response<Body> {
-    let Some(endpoint) = route(&request) else {
-        let meta = RequestMeta::from_request(&request, "unknown");
-        return ApiError::not_found().into_response(&meta.request_id);
+    let (endpoint, meta) = match http::dispatch(&request, &ROUTES) {
+        Ok(found) => found,
+        Err(answer) => return *answer,
     };
-    let meta = RequestMeta::from_request(&request, endpoint);
-    if request.method() != Method::POST {
-        return ApiError::method_not_allowed().into_response(&meta.request_id);
-    }
     let id = &meta.request_id;
     let outcome = match endpoint {
         REQUEST_ENDPOINT => request::request(state, &request, &meta)
@@ -46,15 +47,4 @@ pub async fn handle(state: &AppState, request: Request) -> Response<Body> {
             .map(|tokens| http::json_response(StatusCode::OK, &tokens, id)),
     };
     outcome.unwrap_or_else(|error| error.into_api_error().into_response(id))
-}
-
-fn route(request: &Request) -> Option<&'static str> {
-    [
-        ("/auth/password-reset/confirm", CONFIRM_ENDPOINT),
-        ("/auth/password-reset", REQUEST_ENDPOINT),
-        ("/auth/password/change", CHANGE_ENDPOINT),
-    ]
-    .into_iter()
-    .find(|(path, _)| http::path_ends_with(request, path))
-    .map(|(_, endpoint)| endpoint)
 }

@@ -3,7 +3,6 @@
 //! or two decoy checks that write nothing and the audit entry), then mail the link or wait as
 //! long as mailing takes.
 
-use anyhow::Context;
 use capecontrol_shared::audit::{AuditEntry, AuditEvent};
 use capecontrol_shared::db;
 use capecontrol_shared::email::Email;
@@ -12,11 +11,9 @@ use capecontrol_shared::http;
 use capecontrol_shared::mail::Mail;
 use capecontrol_shared::request_meta::RequestMeta;
 use capecontrol_shared::state::AppState;
-use capecontrol_shared::store::credentials::{self, CredentialsItem};
 use capecontrol_shared::store::password_resets::Purpose;
-use capecontrol_shared::store::{self as keys};
 use capecontrol_shared::throttle::rate::RateScope;
-use capecontrol_shared::{clock, notify, one_time, throttle};
+use capecontrol_shared::{clock, notify, one_time};
 use lambda_http::Request;
 use serde_json::{json, Value};
 
@@ -42,28 +39,12 @@ pub async fn request(
     let table = state.table();
     // Over a limit the answer is as usual, but nothing is sent: the same work as an unknown
     // address, so the limit reveals nothing either.
-    let limited =
-        throttle::rate::limit_request(state, RateScope::PASSWORD_RESET, email.as_ref(), meta, now)
-            .await?
-            .is_limited();
-    let account = match email.as_ref().filter(|_| !limited) {
-        Some(email) => {
-            let key = keys::key(credentials::pk(email), credentials::SK);
-            db::get::<CredentialsItem>(&state.dynamo, table, key)
-                .await
-                .context("read credentials")?
-        }
-        None => None,
-    };
+    let scope = RateScope::PASSWORD_RESET;
+    let account = one_time::requested_account(state, scope, email.as_ref(), meta, now).await?;
     let (Some(account), Some(email)) = (account.filter(|c| c.is_active), email) else {
         let audit = AuditEntry::failure(AuditEvent::PasswordResetRequested, "no active account")
             .into_item(meta, now, state.settings.audit_retention);
-        let mut items = one_time::decoy(table, PURPOSE)?;
-        items.push(db::put_new(table, &audit)?);
-        db::transact(&state.dynamo, items)
-            .await
-            .map_err(anyhow::Error::from)?;
-        state.mailer.send_nothing().await;
+        one_time::pretend(state, PURPOSE, vec![db::put_new(table, &audit)?]).await?;
         return Ok(());
     };
 

@@ -15,12 +15,12 @@ use capecontrol_shared::mail::Mail;
 use capecontrol_shared::opaque_token::OpaqueToken;
 use capecontrol_shared::request_meta::RequestMeta;
 use capecontrol_shared::state::AppState;
-use capecontrol_shared::store::credentials::{self, CredentialsItem};
+use capecontrol_shared::store::credentials;
 use capecontrol_shared::store::password_resets::{OneTimeTokenItem, Purpose};
 use capecontrol_shared::store::{self as keys, users};
 use capecontrol_shared::throttle::rate::RateScope;
-use capecontrol_shared::{clock, notify, one_time, throttle};
-use lambda_http::http::{Method, StatusCode};
+use capecontrol_shared::{clock, notify, one_time};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use time::OffsetDateTime;
 
@@ -60,19 +60,16 @@ impl VerifyError {
     }
 }
 
+const ROUTES: [(&str, &str); 2] = [
+    ("/auth/verify-email/resend", RESEND_ENDPOINT),
+    ("/auth/verify-email", VERIFY_ENDPOINT),
+];
+
 pub async fn handle(state: &AppState, request: Request) -> Response<Body> {
-    let endpoint = if http::path_ends_with(&request, "/auth/verify-email/resend") {
-        RESEND_ENDPOINT
-    } else if http::path_ends_with(&request, "/auth/verify-email") {
-        VERIFY_ENDPOINT
-    } else {
-        let meta = RequestMeta::from_request(&request, "unknown");
-        return ApiError::not_found().into_response(&meta.request_id);
+    let (endpoint, meta) = match http::dispatch(&request, &ROUTES) {
+        Ok(found) => found,
+        Err(answer) => return *answer,
     };
-    let meta = RequestMeta::from_request(&request, endpoint);
-    if request.method() != Method::POST {
-        return ApiError::method_not_allowed().into_response(&meta.request_id);
-    }
     let outcome = if endpoint == VERIFY_ENDPOINT {
         verify(state, &request, &meta)
             .await
@@ -179,18 +176,7 @@ async fn resend(
     let now = clock::now();
     let table = state.table();
     let scope = RateScope::VERIFICATION_RESEND;
-    let limited = throttle::rate::limit_request(state, scope, email.as_ref(), meta, now)
-        .await?
-        .is_limited();
-    let account = match email.as_ref().filter(|_| !limited) {
-        Some(email) => {
-            let key = keys::key(credentials::pk(email), credentials::SK);
-            db::get::<CredentialsItem>(&state.dynamo, table, key)
-                .await
-                .context("read credentials")?
-        }
-        None => None,
-    };
+    let account = one_time::requested_account(state, scope, email.as_ref(), meta, now).await?;
     let waiting = account.filter(|c| c.is_active && !c.is_verified);
     match (waiting, email) {
         (Some(account), Some(email)) => {
@@ -219,13 +205,7 @@ async fn resend(
             )
             .await;
         }
-        _ => {
-            let items = one_time::decoy(table, PURPOSE)?;
-            db::transact(&state.dynamo, items)
-                .await
-                .map_err(anyhow::Error::from)?;
-            state.mailer.send_nothing().await;
-        }
+        _ => one_time::pretend(state, PURPOSE, Vec::new()).await?,
     }
     Ok(())
 }
