@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Local development stack: moto + cargo lambda watch (hot reload) + router.
+# Local development stack: moto + cargo-lambda watch (hot reload) + router.
 #
 #   make dev            (or: infra/dev.sh)
 #
 # Ports (all on 127.0.0.1, overridable from the environment):
 #   MOTO_PORT=5000   moto (DynamoDB, Secrets Manager, SES)
 #   DEV_PORT=9000    the API: the template's routes, e.g. POST /auth/login
-#   WATCH_PORT=9001  cargo lambda watch (/lambda-url/<binary>/...)
+#   WATCH_PORT=9001  cargo-lambda watch (/lambda-url/<binary>/...)
 # Ctrl-C stops everything this script started.
 set -euo pipefail
 
@@ -36,7 +36,7 @@ setup_stack "$AWS_ENDPOINT_URL" "$DEV_TABLE" "$DEV_SECRET" "$STATE/stack.env"
 export_function_env
 write_env_file "$STATE/env"
 
-# cargo lambda watch's own output (build errors, function logs) goes to the
+# cargo-lambda watch's own output (build errors, function logs) goes to the
 # terminal: that is what a developer wants to see.
 # Build once before watch starts: otherwise each of the four instances per function compiles
 # on its first request, all at once (minutes on a fresh checkout).
@@ -54,7 +54,7 @@ cat >&2 <<EOF
     table        $TABLE_NAME
     secret       $SIGNING_SECRET_ARN
 
-  Functions are built; cargo lambda watch rebuilds and reloads them on change.
+  Functions are built; cargo-lambda watch rebuilds and reloads them on change.
   The emulator keeps everything in memory: stopping the stack forgets all data.
   Try:
     curl -s -X POST http://$LOOPBACK:$DEV_PORT/auth/register \\

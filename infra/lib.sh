@@ -2,7 +2,7 @@
 # Helpers shared by infra/dev.sh and infra/test.sh. Source, don't run.
 #
 # Every service is started in its own session (setsid), so its whole process
-# tree (cargo lambda watch -> cargo run -> function) can be stopped through
+# tree (cargo-lambda watch -> cargo run -> function) can be stopped through
 # its process-group id, and only what this script started is ever stopped.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -165,9 +165,9 @@ start_watch() {
   shift 2
   # RUST_LOG goes to the functions only (--env-var): cargo-lambda reads it
   # too, and at info it dumps its whole configuration on shutdown.
-  start_bg "cargo lambda watch :$port" "$logfile" \
+  start_bg "cargo-lambda watch :$port" "$logfile" \
     env -u RUST_LOG "$VENV/bin/cargo-lambda" lambda watch \
-    --invoke-address "$LOOPBACK" --invoke-port "$port" \
+    --invoke-address 127.0.0.1 --invoke-port "$port" \
     --concurrency "${WATCH_CONCURRENCY:-4}" --disable-cors \
     --env-var "RUST_LOG=${RUST_LOG:-info}" "$@"
   WATCH_PID=$LAST_PID

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Local API Gateway stand-in: the template's HTTP routes on one port.
 
-`cargo lambda watch` serves each function under
+`cargo-lambda watch` serves each function under
 http://127.0.0.1:<watch-port>/lambda-url/<binary>/<path>. This proxy reads the
 route table from template.yaml (HttpApi events: Method + Path -> the
 function's BuildProperties.Binary) and forwards each request there, passing
@@ -15,7 +15,7 @@ ones: POST http://127.0.0.1:9000/auth/login, and so on.
 * unknown route -> 404 {"error":{"code":"not_found","message":...}}
 * upstream unreachable -> 502 {"error":{"code":"bad_gateway",...}}
 * CORS as the template's HttpApi CorsConfiguration (parameter defaults),
-  so run `cargo lambda watch --disable-cors` behind it.
+  so run `cargo-lambda watch --disable-cors` behind it.
 * GET /_local/routes returns the live route table as JSON (for tests).
 
 Binds to 127.0.0.1 only, and forwards only to a loopback upstream.
@@ -219,11 +219,11 @@ def make_handler(router: Router, quiet: bool):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Route template.yaml's HTTP API to cargo lambda watch")
+    parser = argparse.ArgumentParser(description="Route template.yaml's HTTP API to cargo-lambda watch")
     parser.add_argument("--template", default=str(DEFAULT_TEMPLATE))
     parser.add_argument("--port", type=int, default=9000, help="listen port on 127.0.0.1")
     parser.add_argument("--upstream", default="http://127.0.0.1:9001",
-                        help="cargo lambda watch invoke address (loopback only)")
+                        help="cargo-lambda watch invoke address (loopback only)")
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="seconds to wait for a function (first call compiles it)")
     parser.add_argument("--list", action="store_true", help="print the route table and exit")

@@ -2,7 +2,7 @@
 
 Read from the SAM functions' `Events` of type HttpApi, and the binary from
 each function's `Metadata.BuildProperties.Binary` (what cargo-lambda builds
-and `cargo lambda watch` serves under /lambda-url/<binary>/).
+and `cargo-lambda watch` serves under /lambda-url/<binary>/).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@
 #                                against a full local stack: moto on
 #                                E2E_MOTO_PORT (5200) with table
 #                                capecontrol-auth-e2e + its secret,
-#                                cargo lambda watch on E2E_WATCH_PORT (9100),
+#                                cargo-lambda watch on E2E_WATCH_PORT (9100),
 #                                router on E2E_PORT (9101) =
 #                                CAPECONTROL_API_URL.
 #
@@ -67,7 +67,7 @@ unit() {
 
 e2e() {
   require_free_ports "$E2E_MOTO_PORT" "$E2E_WATCH_PORT" "$E2E_PORT"
-  # Build the functions first: cargo lambda watch would otherwise compile
+  # Build the functions first: cargo-lambda watch would otherwise compile
   # each one on its first request, inside a test's timeout.
   log "cargo build --workspace --bins"
   cargo build --workspace --bins

@@ -368,7 +368,7 @@ mod tests {
         for code in ["USD", "EUR", "GBP", "ZAR", "CHF"] {
             assert!(Currency::parse(code).is_some(), "{code}");
         }
-        for code in ["JPY", "KWD", "BHD", "XAU", "XXX", "usd", "US", "USDX", ""] {
+        for code in ["JPY", "KWD", "BHD", "XAU", "XTS", "usd", "US", "USDX", ""] {
             assert!(Currency::parse(code).is_none(), "{code}");
         }
     }

@@ -1,5 +1,5 @@
 //! End-to-end over HTTP through the running local stack (`make test` starts it and runs these
-//! with `--ignored`): the routes of `template.yaml`, served by `cargo lambda watch` with
+//! with `--ignored`): the routes of `template.yaml`, served by `cargo-lambda watch` with
 //! several instances per function, on the emulator.
 
 use capecontrol_tests::{mails_to, unique_email};
