@@ -9,6 +9,8 @@ use time::{Duration, OffsetDateTime};
 use crate::clock;
 use crate::db;
 use crate::email::Email;
+use crate::mail::Mail;
+use crate::notify;
 use crate::opaque_token::OpaqueToken;
 use crate::request_meta::RequestMeta;
 use crate::state::AppState;
@@ -57,6 +59,29 @@ pub fn issue(
     };
     let writes = vec![db::put_new(table, &item)?, db::put(table, &pointer)?];
     Ok((token, writes))
+}
+
+/// Mails the link that carries `token` to `email`: the verification page or the reset page,
+/// by purpose. A failed send is logged and audited, not returned (see [`notify::deliver`]).
+pub async fn mail_link(
+    state: &AppState,
+    meta: &RequestMeta,
+    purpose: Purpose,
+    user: &UserId,
+    email: &Email,
+    token: &OpaqueToken,
+) {
+    let (kind, mail) = match purpose {
+        Purpose::EmailVerification => {
+            let link = state.links.with_token("/verify-email", token);
+            ("verify_email", Mail::VerifyEmail { link })
+        }
+        Purpose::PasswordReset => {
+            let link = state.links.with_token("/reset-password", token);
+            ("password_reset", Mail::PasswordReset { link })
+        }
+    };
+    notify::deliver(state, meta, Some(user), email, kind, mail).await;
 }
 
 /// Two writes shaped like [`issue`]'s that change nothing: condition checks on keys that do not

@@ -110,6 +110,18 @@ pub fn revoke_sessions(
         .collect()
 }
 
+/// The revocation writes for as many of `sessions` as fit in one transaction beside the
+/// caller's own writes, and the sessions left over for [`mark_revoked`] afterwards.
+pub fn first_batch<'a>(
+    table: &str,
+    sessions: &'a [SessionItem],
+    reason: &str,
+    now: OffsetDateTime,
+) -> anyhow::Result<(Vec<TransactWriteItem>, &'a [SessionItem])> {
+    let (first, rest) = sessions.split_at(sessions.len().min(SESSIONS_PER_TRANSACTION));
+    Ok((revoke_sessions(table, first, reason, now)?, rest))
+}
+
 /// Increments the token version on the profile (on condition that it is still the one read)
 /// and on the credentials item, in step. `password_hash`, when given, is set on credentials in
 /// the same write. The profile's write is first: its condition failing means the user changed.

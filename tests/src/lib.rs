@@ -205,6 +205,23 @@ pub async fn mails_to(recipient: &str) -> anyhow::Result<Vec<SentMail>> {
         .collect())
 }
 
+/// The subjects of every message sent to `recipient`, oldest first.
+pub async fn mail_subjects(recipient: &str) -> anyhow::Result<Vec<String>> {
+    Ok(mails_to(recipient)
+        .await?
+        .into_iter()
+        .map(|m| m.subject)
+        .collect())
+}
+
+/// How many verification links and how many "someone tried to register" notes `recipient`
+/// received: one account and N-1 attempts after N registrations of one address.
+pub async fn registration_mail_counts(recipient: &str) -> anyhow::Result<(usize, usize)> {
+    let subjects = mail_subjects(recipient).await?;
+    let count = |prefix: &str| subjects.iter().filter(|s| s.starts_with(prefix)).count();
+    Ok((count("Confirm"), count("Someone tried")))
+}
+
 /// A fresh address, so that mail assertions see only this test's messages.
 pub fn unique_email(tag: &str) -> String {
     format!("{tag}-{}@example.com", uuid::Uuid::new_v4().simple())

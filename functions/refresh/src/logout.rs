@@ -7,7 +7,7 @@ use capecontrol_shared::auth::{self, Caller};
 use capecontrol_shared::clock;
 use capecontrol_shared::db::{self, TransactError};
 use capecontrol_shared::request_meta::RequestMeta;
-use capecontrol_shared::revocation::{self, SESSIONS_PER_TRANSACTION};
+use capecontrol_shared::revocation;
 use capecontrol_shared::state::AppState;
 use lambda_http::Request;
 
@@ -67,15 +67,10 @@ pub async fn logout_all(
         .user(&claims.sub)
         .detail("sessions_revoked", sessions.len())
         .into_item(meta, now, state.settings.audit_retention);
-    let (first, rest) = sessions.split_at(sessions.len().min(SESSIONS_PER_TRANSACTION));
+    let (revocations, rest) = revocation::first_batch(table, &sessions, "logout_all", now)?;
     let mut items = revocation::bump_token_version(table, &profile, None, now)?;
     items.push(db::put_new(table, &audit)?);
-    items.extend(revocation::revoke_sessions(
-        table,
-        first,
-        "logout_all",
-        now,
-    )?);
+    items.extend(revocations);
     match db::transact(&state.dynamo, items).await {
         Ok(()) => {}
         Err(error) if error.condition_failed_at(0) => return Err(RefreshError::InvalidAccessToken),

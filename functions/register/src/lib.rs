@@ -176,17 +176,8 @@ async fn register(
     items.push(throttle::login::clear(table, &form.email)?);
     match db::transact(&state.dynamo, items).await {
         Ok(()) => {
-            let link = state.links.with_token("/verify-email", &token);
-            let mail = Mail::VerifyEmail { link };
-            notify::deliver(
-                state,
-                meta,
-                Some(&profile.id),
-                &form.email,
-                "verify_email",
-                mail,
-            )
-            .await;
+            let (user, email) = (&profile.id, &form.email);
+            one_time::mail_link(state, meta, Purpose::EmailVerification, user, email, &token).await;
             Ok(profile)
         }
         Err(error) if error.condition_failed_at(0) => {

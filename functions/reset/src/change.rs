@@ -15,7 +15,7 @@ use capecontrol_shared::http;
 use capecontrol_shared::jwt::Subject;
 use capecontrol_shared::password::{Password, PasswordHashString};
 use capecontrol_shared::request_meta::RequestMeta;
-use capecontrol_shared::revocation::{self, SESSIONS_PER_TRANSACTION};
+use capecontrol_shared::revocation;
 use capecontrol_shared::session::{self, TokenPair};
 use capecontrol_shared::state::AppState;
 use capecontrol_shared::store::credentials::{self, CredentialsItem};
@@ -84,16 +84,11 @@ pub async fn change(
         .user(&profile.id)
         .detail("sessions_revoked", others.len())
         .into_item(meta, now, state.settings.audit_retention);
-    let (first, rest) = others.split_at(others.len().min(SESSIONS_PER_TRANSACTION));
+    let (revocations, rest) = revocation::first_batch(table, &others, "password_changed", now)?;
     let mut items = revocation::bump_token_version(table, &profile, Some(hash.expose()), now)?;
     items.push(db::put_new(table, &refresh_item)?);
     items.push(db::put_new(table, &audit)?);
-    items.extend(revocation::revoke_sessions(
-        table,
-        first,
-        "password_changed",
-        now,
-    )?);
+    items.extend(revocations);
     match db::transact(&state.dynamo, items).await {
         Ok(()) => {}
         Err(error) if error.condition_failed_at(0) => return Err(ResetError::AccountChanged),

@@ -13,7 +13,7 @@ use capecontrol_shared::mail::Mail;
 use capecontrol_shared::opaque_token::OpaqueToken;
 use capecontrol_shared::password::Password;
 use capecontrol_shared::request_meta::RequestMeta;
-use capecontrol_shared::revocation::{self, SESSIONS_PER_TRANSACTION};
+use capecontrol_shared::revocation;
 use capecontrol_shared::state::AppState;
 use capecontrol_shared::store::password_resets::Purpose;
 use capecontrol_shared::store::users::{self, Profile, UserItem};
@@ -50,7 +50,7 @@ pub async fn confirm(
         .user(&profile.id)
         .detail("sessions_revoked", sessions.len())
         .into_item(meta, now, state.settings.audit_retention);
-    let (first, rest) = sessions.split_at(sessions.len().min(SESSIONS_PER_TRANSACTION));
+    let (revocations, rest) = revocation::first_batch(table, &sessions, "password_reset", now)?;
     let mut items = one_time::redeem(table, PURPOSE, &token, now)?;
     items.extend(revocation::bump_token_version(
         table,
@@ -59,12 +59,7 @@ pub async fn confirm(
         now,
     )?);
     items.push(db::put_new(table, &audit)?);
-    items.extend(revocation::revoke_sessions(
-        table,
-        first,
-        "password_reset",
-        now,
-    )?);
+    items.extend(revocations);
     let email = Email::parse(&profile.email).map_err(|_| anyhow!("stored email not canonical"))?;
     items.push(throttle::login::clear(table, &email)?);
     match db::transact(&state.dynamo, items).await {

@@ -8,12 +8,11 @@ use capecontrol_shared::db;
 use capecontrol_shared::email::Email;
 use capecontrol_shared::fields::Fields;
 use capecontrol_shared::http;
-use capecontrol_shared::mail::Mail;
 use capecontrol_shared::request_meta::RequestMeta;
 use capecontrol_shared::state::AppState;
 use capecontrol_shared::store::password_resets::Purpose;
 use capecontrol_shared::throttle::rate::RateScope;
-use capecontrol_shared::{clock, notify, one_time};
+use capecontrol_shared::{clock, one_time};
 use lambda_http::Request;
 use serde_json::{json, Value};
 
@@ -65,17 +64,7 @@ pub async fn request(
     db::transact(&state.dynamo, items)
         .await
         .map_err(anyhow::Error::from)?;
-    let link = state.links.with_token("/reset-password", &token);
-    let mail = Mail::PasswordReset { link };
-    notify::deliver(
-        state,
-        meta,
-        Some(&account.user_id),
-        &email,
-        "password_reset",
-        mail,
-    )
-    .await;
+    one_time::mail_link(state, meta, PURPOSE, &account.user_id, &email, &token).await;
     Ok(())
 }
 

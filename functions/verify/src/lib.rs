@@ -11,7 +11,6 @@ use capecontrol_shared::db::{self, TransactError};
 use capecontrol_shared::email::Email;
 use capecontrol_shared::fields::Fields;
 use capecontrol_shared::http::{self, ApiError};
-use capecontrol_shared::mail::Mail;
 use capecontrol_shared::opaque_token::OpaqueToken;
 use capecontrol_shared::request_meta::RequestMeta;
 use capecontrol_shared::state::AppState;
@@ -19,7 +18,7 @@ use capecontrol_shared::store::credentials;
 use capecontrol_shared::store::password_resets::{OneTimeTokenItem, Purpose};
 use capecontrol_shared::store::{self as keys, users};
 use capecontrol_shared::throttle::rate::RateScope;
-use capecontrol_shared::{clock, notify, one_time};
+use capecontrol_shared::{clock, one_time};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use time::OffsetDateTime;
@@ -193,17 +192,7 @@ async fn resend(
             db::transact(&state.dynamo, items)
                 .await
                 .map_err(anyhow::Error::from)?;
-            let link = state.links.with_token("/verify-email", &token);
-            let mail = Mail::VerifyEmail { link };
-            notify::deliver(
-                state,
-                meta,
-                Some(&account.user_id),
-                &email,
-                "verify_email",
-                mail,
-            )
-            .await;
+            one_time::mail_link(state, meta, PURPOSE, &account.user_id, &email, &token).await;
         }
         _ => one_time::pretend(state, PURPOSE, Vec::new()).await?,
     }
