@@ -60,8 +60,30 @@ pub async fn seed_user(state: &AppState, role: Role, verified: bool) -> Seeded {
             .await
             .expect("seed a user");
     }
+    if role == Role::Admin {
+        count_admin(state).await;
+    }
     let token = access_token(state, &id, role, 0).await;
     Seeded { id, email, token }
+}
+
+/// Counts a seeded admin in the active-admin count, as every writer of admins does.
+async fn count_admin(state: &AppState) {
+    let write = capecontrol_shared::store::admins::count_change(state.table(), 1)
+        .expect("build")
+        .expect("a write");
+    let update = write.update.expect("an update");
+    state
+        .dynamo
+        .update_item()
+        .table_name(state.table())
+        .set_key(Some(update.key))
+        .update_expression(update.update_expression)
+        .set_expression_attribute_names(update.expression_attribute_names)
+        .set_expression_attribute_values(update.expression_attribute_values)
+        .send()
+        .await
+        .expect("count the admin");
 }
 
 /// An access token for `user` carrying `role` and token version `tv`, signed with the
