@@ -128,9 +128,20 @@ pub async fn call(
     body: Option<&Value>,
     token: &str,
 ) -> Response<Body> {
-    let mut event = Event::new(EventKind::HttpApiV2, path)
-        .expect("event")
-        .method(method);
+    let request = request(EventKind::HttpApiV2, method, path, body, token);
+    ::earnings::handle(state, request).await
+}
+
+/// A request of event shape `kind`: `path` may carry a query string (already encoded),
+/// `token` is sent as a bearer token unless empty.
+pub fn request(
+    kind: EventKind,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+    token: &str,
+) -> lambda_http::Request {
+    let mut event = Event::new(kind, path).expect("event").method(method);
     let (path, query) = path.split_once('?').unwrap_or((path, ""));
     event = event.path(path);
     if !query.is_empty() {
@@ -147,7 +158,7 @@ pub async fn call(
     if !token.is_empty() {
         event = event.header("authorization", &format!("Bearer {token}"));
     }
-    ::earnings::handle(state, event.request().expect("request")).await
+    event.request().expect("request")
 }
 
 /// A status and a JSON body.
