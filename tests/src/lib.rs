@@ -17,6 +17,7 @@ use std::path::PathBuf;
 
 pub mod admin_routes;
 pub mod earnings;
+pub mod local;
 
 /// One isolated environment: its own table and secret, and function state using them.
 #[derive(Debug)]
