@@ -7,9 +7,8 @@
 //! are never listed.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use capecontrol_shared::audit::{AuditEntry, AuditEvent};
+use capecontrol_shared::audit::AuditEvent;
 use capecontrol_shared::clock;
-use capecontrol_shared::cursor::{self, Purpose};
 use capecontrol_shared::db;
 use capecontrol_shared::query::QueryParams;
 use capecontrol_shared::request_meta::RequestMeta;
@@ -21,9 +20,9 @@ use lambda_http::Request;
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 
-use crate::page::{self, Filter, Listing, Partition};
+use crate::page::{self, Filter, Listing, Partition, Start};
 use crate::users::{empty_range, page_size, time_bound};
-use crate::{access, AdminError};
+use crate::AdminError;
 
 pub(crate) const MAX_SPAN_DAYS: i64 = 31;
 pub(crate) const DEFAULT_SPAN_DAYS: i64 = 7;
@@ -51,24 +50,17 @@ pub(crate) async fn query(
     request: &Request,
     meta: &RequestMeta,
 ) -> Result<Value, AdminError> {
-    let caller = access::admin(state, request).await?;
-    let params = QueryParams::parse(request, &PARAMS)?;
-    let filters = parse(&params)?;
-    let keys = state
-        .keys
-        .keys()
-        .await
-        .map_err(|_| AdminError::KeysUnavailable)?;
+    let start = Start::new(state, request, &PARAMS).await?;
+    let filters = parse(&start.params)?;
     let now = clock::now();
     // The range is resolved once, on the first page, and travels in the signed cursor: the
     // defaults move with the clock, the listing must not.
-    let (lower, upper) = match params.get("cursor") {
-        Some(text) => {
-            let position = cursor::decode(&keys, Purpose::Admin, &filters.scope, text)?;
+    let (lower, upper) = match start.resume(&filters.scope)? {
+        Some(position) => {
             let (lower, upper) = position.split_once('|').ok_or(AdminError::InvalidCursor)?;
             (lower.to_owned(), upper.to_owned())
         }
-        None => range(&params, now)?,
+        None => range(&start.params, now)?,
     };
 
     let listing = Listing {
@@ -81,16 +73,13 @@ pub(crate) async fn query(
     let page = page::fetch(state, &listing).await?;
     let items = page.items.into_iter().map(db::from_item::<AuditItem>);
     let entries = items.collect::<anyhow::Result<Vec<_>>>()?;
-    let audit = AuditEntry::success(AuditEvent::AdminAuditRead)
-        .user(&caller.id)
-        .detail("filters", filters.scope.clone())
-        .detail("count", entries.len())
-        .into_item(meta, now, state.settings.audit_retention);
-    db::put_one(&state.dynamo, state.table(), &audit).await?;
-    let next = page.next.map(|position| {
-        let position = format!("{lower}|{position}");
-        cursor::encode(&keys, Purpose::Admin, &filters.scope, &position)
-    });
+    let read = (filters.scope.as_str(), entries.len());
+    start
+        .record(state, meta, AuditEvent::AdminAuditRead, read)
+        .await?;
+    let next = page
+        .next
+        .map(|at| start.cursor(&filters.scope, &format!("{lower}|{at}")));
     let entries: Vec<Value> = entries.iter().map(view).collect();
     Ok(json!({ "entries": entries, "next": next }))
 }

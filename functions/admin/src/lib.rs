@@ -88,11 +88,7 @@ fn route(request: &Request) -> Result<Route, ApiError> {
     if *method == wanted.0 {
         Ok(wanted.1)
     } else {
-        Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "This route does not take that method.",
-        ))
+        Err(ApiError::wrong_method())
     }
 }
 

@@ -12,10 +12,85 @@
 use anyhow::Context;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::AttributeValue;
+use capecontrol_shared::audit::{AuditEntry, AuditEvent};
+use capecontrol_shared::clock;
+use capecontrol_shared::cursor::{self, Purpose};
+use capecontrol_shared::db;
+use capecontrol_shared::keyring::KeySet;
+use capecontrol_shared::query::QueryParams;
+use capecontrol_shared::request_meta::RequestMeta;
 use capecontrol_shared::state::AppState;
+use capecontrol_shared::store::users::Profile;
 use capecontrol_shared::store::Item;
 use futures::future::try_join_all;
+use lambda_http::Request;
 use std::collections::HashMap;
+
+use crate::{access, AdminError};
+
+/// What every listing starts from: the calling admin, the query (strictly parsed) and the keys
+/// that sign its cursors.
+#[derive(Debug)]
+pub(crate) struct Start {
+    pub caller: Profile,
+    pub params: QueryParams,
+    keys: KeySet,
+}
+
+impl Start {
+    pub async fn new(
+        state: &AppState,
+        request: &Request,
+        known: &[&'static str],
+    ) -> Result<Self, AdminError> {
+        let caller = access::admin(state, request).await?;
+        let params = QueryParams::parse(request, known)?;
+        let keys = state
+            .keys
+            .keys()
+            .await
+            .map_err(|_| AdminError::KeysUnavailable)?;
+        Ok(Self {
+            caller,
+            params,
+            keys,
+        })
+    }
+
+    /// The position the `cursor` parameter names, if it was issued for `scope`.
+    pub fn resume(&self, scope: &str) -> Result<Option<String>, AdminError> {
+        let Some(text) = self.params.get("cursor") else {
+            return Ok(None);
+        };
+        Ok(Some(cursor::decode(
+            &self.keys,
+            Purpose::Admin,
+            scope,
+            text,
+        )?))
+    }
+
+    pub fn cursor(&self, scope: &str, position: &str) -> String {
+        cursor::encode(&self.keys, Purpose::Admin, scope, position)
+    }
+
+    /// The listing's audit entry: who listed, with which filters, how many items.
+    pub async fn record(
+        &self,
+        state: &AppState,
+        meta: &RequestMeta,
+        event: AuditEvent,
+        (scope, count): (&str, usize),
+    ) -> Result<(), AdminError> {
+        let entry = AuditEntry::success(event)
+            .user(&self.caller.id)
+            .detail("filters", scope)
+            .detail("count", count)
+            .into_item(meta, clock::now(), state.settings.audit_retention);
+        db::put_one(&state.dynamo, state.table(), &entry).await?;
+        Ok(())
+    }
+}
 
 /// The most Queries one page may cost: a 31-day audit range has 32 days of two partitions.
 pub(crate) const MAX_QUERIES: usize = 64;

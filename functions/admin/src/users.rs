@@ -2,9 +2,8 @@
 //! first, from gsi1 (`USERS#<role>#<state>`): one Query per (role, state) the filters leave,
 //! at most six, merged by creation time. `created_from` is inclusive, `created_to` exclusive.
 
-use capecontrol_shared::audit::{AuditEntry, AuditEvent};
+use capecontrol_shared::audit::AuditEvent;
 use capecontrol_shared::clock;
-use capecontrol_shared::cursor::{self, Purpose};
 use capecontrol_shared::db;
 use capecontrol_shared::query::QueryParams;
 use capecontrol_shared::request_meta::RequestMeta;
@@ -14,8 +13,8 @@ use capecontrol_shared::store::GSI1;
 use lambda_http::Request;
 use serde_json::{json, Value};
 
-use crate::page::{self, Filter, Listing, Partition};
-use crate::{access, AdminError};
+use crate::page::{self, Filter, Listing, Partition, Start};
+use crate::AdminError;
 
 const PARAMS: [&str; 6] = [
     "role",
@@ -45,18 +44,10 @@ pub(crate) async fn list(
     request: &Request,
     meta: &RequestMeta,
 ) -> Result<Value, AdminError> {
-    let caller = access::admin(state, request).await?;
-    let params = QueryParams::parse(request, &PARAMS)?;
-    let filters = parse(&params)?;
-    let keys = state
-        .keys
-        .keys()
-        .await
-        .map_err(|_| AdminError::KeysUnavailable)?;
-    let upper = match params.get("cursor") {
-        Some(text) => cursor::decode(&keys, Purpose::Admin, &filters.scope, text)?,
-        None => filters.upper.clone(),
-    };
+    let start = Start::new(state, request, &PARAMS).await?;
+    let filters = parse(&start.params)?;
+    let upper = start.resume(&filters.scope)?;
+    let upper = upper.unwrap_or_else(|| filters.upper.clone());
 
     let listing = Listing {
         buckets: vec![partitions(&filters)],
@@ -68,15 +59,10 @@ pub(crate) async fn list(
     let page = page::fetch(state, &listing).await?;
     let items = page.items.into_iter().map(db::from_item::<UserItem>);
     let profiles = items.collect::<anyhow::Result<Vec<_>>>()?;
-    let audit = AuditEntry::success(AuditEvent::AdminUsersListed)
-        .user(&caller.id)
-        .detail("filters", filters.scope.clone())
-        .detail("count", profiles.len())
-        .into_item(meta, clock::now(), state.settings.audit_retention);
-    db::put_one(&state.dynamo, state.table(), &audit).await?;
-    let next = page
-        .next
-        .map(|position| cursor::encode(&keys, Purpose::Admin, &filters.scope, &position));
+    let event = AuditEvent::AdminUsersListed;
+    let listed = (filters.scope.as_str(), profiles.len());
+    start.record(state, meta, event, listed).await?;
+    let next = page.next.map(|at| start.cursor(&filters.scope, &at));
     let users: Vec<PublicUser<'_>> = profiles.iter().map(|u| (&u.profile).into()).collect();
     Ok(json!({ "users": users, "next": next }))
 }
