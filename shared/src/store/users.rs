@@ -2,7 +2,7 @@
 //!
 //! | item | pk | sk | gsi1 |
 //! |---|---|---|---|
-//! | profile | `USER#<id>` | `PROFILE` | `USERS#<role>#<active or inactive>` / `<created_at>#<id>` |
+//! | profile | `USER#<id>` | `PROFILE` | `USERS#<role>#<active|inactive>` / `<created_at>#<id>` |
 //!
 //! gsi1 answers the admin listing: six partitions (three roles, two states), each in creation
 //! order, so any combination of role and state filters is at most six Queries per page, and a
