@@ -40,6 +40,9 @@ EXPECTED_ROUTES = {
     ("POST", "/earnings/agents", "earnings"),
     ("POST", "/earnings/sales", "earnings"),
     ("POST", "/earnings/payouts", "earnings"),
+    ("GET", "/admin/users", "admin"),
+    ("PATCH", "/admin/users/{id}", "admin"),
+    ("GET", "/admin/audit", "admin"),
 }
 EXPECTED_ENV = {
     "TABLE_NAME", "SIGNING_SECRET_ARN", "JWT_ISSUER", "JWT_AUDIENCE",
@@ -65,7 +68,34 @@ TABLE_ACTIONS = {
     "VerifyFunction": {"GetItem", "PutItem", "UpdateItem", "TransactWriteItems",
                        "ConditionCheckItem"},
     "EarningsFunction": {"GetItem", "Query", "PutItem", "TransactWriteItems"},
+    "AdminFunction": {"GetItem", "Query", "PutItem", "UpdateItem", "ConditionCheckItem",
+                      "TransactWriteItems"},
 }
+# Functions that may Query indexes, and exactly which (every other function's statements name
+# the table only).
+INDEX_QUERIES = {
+    "AdminFunction": {"gsi1", "gsi2", "gsi3"},
+}
+
+
+def index_resources(function: dict) -> set[str]:
+    """The table indexes a function's statements name (`${AuthTable.Arn}/index/<name>`), and
+    fails on a statement that grants anything but Query on one."""
+    found: set[str] = set()
+    for pol in function["Properties"].get("Policies") or []:
+        for st in (pol.get("Statement") if isinstance(pol, dict) else None) or []:
+            resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+            for r in resources:
+                text = r.get("Fn::Sub") if isinstance(r, dict) else r
+                if not isinstance(text, str):
+                    continue
+                match = re.fullmatch(r"\$\{AuthTable\.Arn\}/index/(\w+)", text)
+                if match:
+                    if st["Action"] != ["dynamodb:Query"]:
+                        found.add(f"{match.group(1)} (not Query only)")
+                    else:
+                        found.add(match.group(1))
+    return found
 
 
 def main() -> int:
@@ -120,6 +150,10 @@ def main() -> int:
                 for r in resources:
                     if r == "*":
                         errors.append(f"{name}: wildcard resource")
+        indexes = index_resources(res)
+        if indexes != INDEX_QUERIES.get(name, set()):
+            errors.append(f"{name}: index resources {sorted(indexes)}, expected "
+                          f"{sorted(INDEX_QUERIES.get(name, set()))}")
         want = TABLE_ACTIONS.get(name)
         if want is not None and table_actions != want:
             errors.append(f"{name}: table actions {sorted(table_actions)}, expected {sorted(want)}")

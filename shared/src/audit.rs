@@ -37,9 +37,48 @@ pub enum AuditEvent {
     EarningsPayoutRecorded,
     EarningsRecordChanged,
     AdminGranted,
+    /// An admin changed a user's role or active state.
+    AdminUserChanged,
+    /// An admin listed users.
+    AdminUsersListed,
+    /// An admin read the audit trail.
+    AdminAuditRead,
 }
 
 impl AuditEvent {
+    pub const ALL: [Self; 25] = [
+        Self::UserRegistered,
+        Self::LoginSucceeded,
+        Self::LoginFailed,
+        Self::TokenRefreshed,
+        Self::RefreshTokenReuseDetected,
+        Self::Logout,
+        Self::LogoutAll,
+        Self::RegistrationAttemptOnTakenEmail,
+        Self::MailFailed,
+        Self::EmailVerified,
+        Self::PasswordResetRequested,
+        Self::PasswordResetCompleted,
+        Self::PasswordChanged,
+        Self::LoginThrottleStarted,
+        Self::LoginLockedOut,
+        Self::LoginThrottled,
+        Self::RateLimited,
+        Self::EarningsAgentCreated,
+        Self::EarningsSaleRecorded,
+        Self::EarningsPayoutRecorded,
+        Self::EarningsRecordChanged,
+        Self::AdminGranted,
+        Self::AdminUserChanged,
+        Self::AdminUsersListed,
+        Self::AdminAuditRead,
+    ];
+
+    /// The event named `text` (an audit query's `event_type`).
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|event| event.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::UserRegistered => "user_registered",
@@ -64,6 +103,9 @@ impl AuditEvent {
             Self::EarningsPayoutRecorded => "earnings_payout_recorded",
             Self::EarningsRecordChanged => "earnings_record_changed",
             Self::AdminGranted => "admin_granted",
+            Self::AdminUserChanged => "admin_user_changed",
+            Self::AdminUsersListed => "admin_users_listed",
+            Self::AdminAuditRead => "admin_audit_read",
         }
     }
 
@@ -97,6 +139,9 @@ impl AuditEvent {
             Self::EarningsPayoutRecorded => "A payout was debited from an earnings record.",
             Self::EarningsRecordChanged => "An earnings record's rate or status was changed.",
             Self::AdminGranted => "An operator created or promoted an admin account.",
+            Self::AdminUserChanged => "An admin changed a user's role or active state.",
+            Self::AdminUsersListed => "An admin listed user accounts.",
+            Self::AdminAuditRead => "An admin read the audit trail.",
         }
     }
 }

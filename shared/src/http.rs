@@ -95,6 +95,15 @@ impl ApiError {
         )
     }
 
+    /// 405 for a route that exists but not with this method (multi-route functions).
+    pub fn wrong_method() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "This route does not take that method.",
+        )
+    }
+
     pub fn service_unavailable() -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -13,7 +13,6 @@
 mod access;
 mod agents;
 mod change;
-mod cursor;
 mod error;
 mod form;
 mod ledger;
@@ -151,11 +150,7 @@ fn route_for(method: &Method, allowed: &[(Method, Route)]) -> Result<Route, ApiE
         .iter()
         .find(|(m, _)| m == method)
         .map(|(_, route)| route.clone())
-        .ok_or(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "This route does not take that method.",
-        ))
+        .ok_or(ApiError::wrong_method())
 }
 
 #[cfg(test)]
