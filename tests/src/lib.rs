@@ -15,6 +15,8 @@ use capecontrol_shared::store::Item;
 use serde_json::Value;
 use std::path::PathBuf;
 
+pub mod api;
+pub mod contract;
 pub mod earnings;
 
 /// One isolated environment: its own table and secret, and function state using them.
