@@ -22,10 +22,17 @@ fn template_routes() -> BTreeSet<Route> {
         let Some(events) = resource["Properties"]["Events"].as_mapping() else {
             continue;
         };
-        for event in events.values().filter(|e| e["Type"].as_str() == Some("HttpApi")) {
+        for event in events
+            .values()
+            .filter(|e| e["Type"].as_str() == Some("HttpApi"))
+        {
             let properties = &event["Properties"];
-            let method = properties["Method"].as_str().expect("an HttpApi event's Method");
-            let path = properties["Path"].as_str().expect("an HttpApi event's Path");
+            let method = properties["Method"]
+                .as_str()
+                .expect("an HttpApi event's Method");
+            let path = properties["Path"]
+                .as_str()
+                .expect("an HttpApi event's Path");
             routes.insert((method.to_uppercase(), path.to_owned()));
         }
     }
@@ -60,7 +67,10 @@ fn router_routes() -> BTreeSet<Route> {
         .map(|line| {
             let mut columns = line.split('\t');
             let method = columns.next().unwrap_or_default().to_uppercase();
-            let path = columns.next().expect("method TAB path TAB binary").to_owned();
+            let path = columns
+                .next()
+                .expect("method TAB path TAB binary")
+                .to_owned();
             (method, path)
         })
         .collect()
@@ -68,16 +78,23 @@ fn router_routes() -> BTreeSet<Route> {
 
 /// One line per route that some source has and another lacks.
 fn disagreements(sources: &[(&str, &BTreeSet<Route>)]) -> Vec<String> {
-    let every: BTreeSet<&Route> = sources.iter().flat_map(|(_, routes)| routes.iter()).collect();
+    let every: BTreeSet<&Route> = sources
+        .iter()
+        .flat_map(|(_, routes)| routes.iter())
+        .collect();
     let mut lines = Vec::new();
     for route in every {
-        let (has, lacks): (Vec<_>, Vec<_>) =
-            sources.iter().partition(|(_, routes)| routes.contains(route));
+        let (has, lacks): (Vec<_>, Vec<_>) = sources
+            .iter()
+            .partition(|(_, routes)| routes.contains(route));
         if lacks.is_empty() {
             continue;
         }
         let names = |list: &[&(&str, &BTreeSet<Route>)]| {
-            list.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
+            list.iter()
+                .map(|(name, _)| *name)
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         lines.push(format!(
             "{} {} is in {} but missing from {}",
@@ -95,13 +112,20 @@ fn every_route_is_in_the_template_the_local_router_and_the_spec() {
     let template = template_routes();
     let router = router_routes();
     let spec = Spec::repository().routes();
-    assert!(!template.is_empty(), "no HttpApi route found in template.yaml");
+    assert!(
+        !template.is_empty(),
+        "no HttpApi route found in template.yaml"
+    );
     let missing = disagreements(&[
         ("template.yaml", &template),
         ("the local router (infra/router.py --list)", &router),
         ("openapi.yaml", &spec),
     ]);
-    assert!(missing.is_empty(), "routes disagree:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "routes disagree:\n{}",
+        missing.join("\n")
+    );
 }
 
 #[test]
@@ -110,5 +134,8 @@ fn a_route_missing_from_one_source_is_named_with_where_it_is_missing() {
     let both: BTreeSet<Route> = [route("GET", "/a"), route("POST", "/b")].into();
     let one: BTreeSet<Route> = [route("GET", "/a")].into();
     let lines = disagreements(&[("x", &both), ("y", &one), ("z", &both)]);
-    assert_eq!(lines, vec!["POST /b is in x, z but missing from y".to_owned()]);
+    assert_eq!(
+        lines,
+        vec!["POST /b is in x, z but missing from y".to_owned()]
+    );
 }
