@@ -52,6 +52,12 @@ pub enum Role {
 }
 
 impl Role {
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Customer, Self::Developer, Self::Admin]
+            .into_iter()
+            .find(|role| role.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Customer => "customer",
@@ -84,6 +90,23 @@ impl Experience {
 
 pub fn pk(user: &UserId) -> String {
     format!("USER#{user}")
+}
+
+/// The user of a `USER#<id>` partition key (profile, sessions, pointers, earnings records).
+pub fn parse_pk(pk: &str) -> Option<UserId> {
+    UserId::parse(super::after(pk, "USER#")?)
+}
+
+/// The role and month of a role index partition key.
+pub fn parse_role_index_pk(pk: &str) -> Option<(Role, &str)> {
+    let (role, month) = super::after(pk, "USERS#ROLE#")?.split_once('#')?;
+    Some((Role::parse(role)?, month))
+}
+
+/// The creation time and user of an index sort key.
+pub fn parse_index_sk(sk: &str) -> Option<(OffsetDateTime, UserId)> {
+    let (at, id) = super::split_time_sk(sk)?;
+    Some((at, UserId::parse(id)?))
 }
 
 pub fn created_index_pk(created_at: OffsetDateTime) -> String {
