@@ -2,6 +2,8 @@
 //! JSON, JSON objects that mix an endpoint's own field names with junk, header values, and
 //! requests built from them as lambda_http hands them to a handler.
 
+use crate::fields::{FIELD_CODES, MAX_REPORTED};
+use crate::http::ApiError;
 use lambda_http::http::{HeaderValue, Request as HttpRequest};
 use lambda_http::{Body, Request};
 use proptest::prelude::*;
@@ -11,9 +13,11 @@ use serde_json::{Map, Value};
 /// `make test` stays fast on two cores.
 pub const CASES: u32 = 256;
 
+/// [`CASES`] cases; a failure is reported with its shrunk input, not written into the tree.
 pub fn config() -> ProptestConfig {
     ProptestConfig {
         cases: CASES,
+        failure_persistence: None,
         ..ProptestConfig::default()
     }
 }
@@ -68,7 +72,7 @@ pub fn header_value() -> impl Strategy<Value = HeaderValue> {
 pub fn body() -> impl Strategy<Value = Body> {
     prop_oneof![
         Just(Body::Empty),
-        ".{0,200}".prop_map(|t| Body::Text(t)),
+        ".{0,200}".prop_map(Body::Text),
         json().prop_map(|v| Body::Text(v.to_string())),
         prop::collection::vec(any::<u8>(), 0..200).prop_map(Body::Binary),
     ]
@@ -108,4 +112,24 @@ pub fn json_request(
             .body(Body::Text(Value::Object(object).to_string()))
             .unwrap_or_default()
     })
+}
+
+/// A parser's refusal is one the boundary documents: 400, 413, 415 or a 422 listing 1 to 25
+/// fields, each with a known field code.
+pub fn check_refusal(error: &ApiError) -> Result<(), TestCaseError> {
+    let status = error.status.as_u16();
+    prop_assert!(
+        [400, 413, 415, 422].contains(&status),
+        "{} {}",
+        status,
+        error.code
+    );
+    if status == 422 {
+        prop_assert_eq!(error.code, "validation_failed");
+        prop_assert!((1..=MAX_REPORTED).contains(&error.fields.len()));
+        for field in &error.fields {
+            prop_assert!(FIELD_CODES.contains(&field.code), "{:?}", field);
+        }
+    }
+    Ok(())
 }

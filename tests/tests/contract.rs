@@ -3,6 +3,7 @@
 //! `openapi.yaml` (what clients are told). A route in one but not all fails here, naming the
 //! route and where it is missing.
 
+use capecontrol_shared::fields::FIELD_CODES;
 use capecontrol_tests::contract::{repository_root, Route, Spec};
 use serde_norway::Value as Yaml;
 use std::collections::BTreeSet;
@@ -125,6 +126,27 @@ fn every_route_is_in_the_template_the_local_router_and_the_spec() {
         missing.is_empty(),
         "routes disagree:\n{}",
         missing.join("\n")
+    );
+}
+
+#[test]
+fn the_spec_lists_exactly_the_field_codes_the_code_can_send() {
+    let spec = std::fs::read_to_string(repository_root().join("openapi.yaml")).expect("spec");
+    let spec: Yaml = serde_norway::from_str(&spec).expect("yaml");
+    let listed: BTreeSet<&str> = spec["components"]["schemas"]["FieldError"]["properties"]["code"]
+        ["enum"]
+        .as_sequence()
+        .expect("the FieldError code enum")
+        .iter()
+        .filter_map(Yaml::as_str)
+        .collect();
+    let sent: BTreeSet<&str> = FIELD_CODES.iter().copied().collect();
+    let undocumented: Vec<_> = sent.difference(&listed).collect();
+    let unused: Vec<_> = listed.difference(&sent).collect();
+    assert!(
+        undocumented.is_empty() && unused.is_empty(),
+        "field codes sent but not in openapi.yaml: {undocumented:?}; \
+         in openapi.yaml but never sent: {unused:?}"
     );
 }
 

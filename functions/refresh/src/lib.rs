@@ -43,3 +43,32 @@ pub async fn handle(state: &AppState, request: Request) -> Response<Body> {
     };
     outcome.unwrap_or_else(|error| error.into_api_error().into_response(&meta.request_id))
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use capecontrol_shared::arbitrary::{check_refusal, config, json_request, request};
+    use proptest::prelude::*;
+
+    fn check(request: &Request) -> Result<(), TestCaseError> {
+        match rotate::parse_refresh_token(request) {
+            Ok(_) => {}
+            Err(RefreshError::Rejected(error)) => check_refusal(&error)?,
+            Err(other) => prop_assert!(false, "parsing alone answered {:?}", other),
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn any_refresh_or_logout_body_parses_or_is_refused_as_documented(
+            any in request("/auth/refresh"),
+            json in json_request("/auth/logout", &["refresh_token"]),
+        ) {
+            check(&any)?;
+            check(&json)?;
+        }
+    }
+}

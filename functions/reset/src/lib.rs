@@ -48,3 +48,37 @@ pub async fn handle(state: &AppState, request: Request) -> Response<Body> {
     };
     outcome.unwrap_or_else(|error| error.into_api_error().into_response(id))
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use capecontrol_shared::arbitrary::{check_refusal, config, json_request, request};
+    use proptest::prelude::*;
+
+    fn check<T: std::fmt::Debug>(parsed: Result<T, ResetError>) -> Result<(), TestCaseError> {
+        match parsed {
+            Ok(_) => {}
+            Err(ResetError::Rejected(error)) => check_refusal(&error)?,
+            Err(other) => prop_assert!(false, "parsing alone answered {:?}", other),
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn any_password_request_body_parses_or_is_refused_as_documented(
+            any in request("/auth/password-reset"),
+            reset in json_request("/auth/password-reset", &["email"]),
+            confirm in json_request("/auth/password-reset/confirm", &["token", "new_password"]),
+            change in json_request("/auth/password/change", &["current_password", "new_password"]),
+        ) {
+            check(request::parse_email(&any))?;
+            check(request::parse_email(&reset))?;
+            check(confirm::parse(&any))?;
+            check(confirm::parse(&confirm))?;
+            check(change::parse(&change))?;
+        }
+    }
+}

@@ -198,3 +198,34 @@ async fn resend(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use capecontrol_shared::arbitrary::{check_refusal, config, json_request, request};
+    use proptest::prelude::*;
+
+    fn check(request: &Request, name: &str) -> Result<(), TestCaseError> {
+        match single_field(request, name) {
+            Ok(_) => {}
+            Err(VerifyError::Rejected(error)) => check_refusal(&error)?,
+            Err(other) => prop_assert!(false, "parsing alone answered {:?}", other),
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn any_verification_body_parses_or_is_refused_as_documented(
+            any in request("/auth/verify-email"),
+            verify in json_request("/auth/verify-email", &["token"]),
+            resend in json_request("/auth/verify-email/resend", &["email"]),
+        ) {
+            check(&any, "token")?;
+            check(&verify, "token")?;
+            check(&resend, "email")?;
+        }
+    }
+}
