@@ -215,7 +215,7 @@ impl Spec {
 pub fn compile(document: &Value, at: &str) -> anyhow::Result<Validator> {
     let mut root = document.clone();
     let object = root.as_object_mut().context("the spec is not an object")?;
-    object.insert("$ref".to_owned(), Value::from(format!("#{at}")));
+    object.insert("$ref".to_owned(), Value::from(format!("#{}", fragment(at))));
     jsonschema::options()
         .with_draft(Draft::Draft202012)
         .should_validate_formats(true)
@@ -243,6 +243,16 @@ fn specificity(template: &str, path: &str) -> Option<usize> {
         }
     }
     Some(literal)
+}
+
+/// A JSON pointer as a URI fragment: the characters of path templates that a URI may not
+/// hold, percent-encoded (RFC 6901 section 6).
+fn fragment(pointer: &str) -> String {
+    pointer
+        .replace('%', "%25")
+        .replace('{', "%7B")
+        .replace('}', "%7D")
+        .replace(' ', "%20")
 }
 
 /// A path as one JSON pointer token (RFC 6901).
@@ -336,6 +346,30 @@ mod tests {
         let mut extra = pair;
         extra["password_hash"] = json!("$argon2id$...");
         assert!(check(&extra.to_string()).is_err(), "no undocumented fields");
+    }
+
+    #[test]
+    fn a_templated_path_resolves_to_its_own_schema() {
+        let spec = Spec::repository();
+        let h = headers();
+        let body = r#"{"error":{"code":"record_not_found","message":"No such record."}}"#;
+        spec.check("GET", "/earnings/a-1", seen(404, &h, body))
+            .expect("valid");
+        let record = json!({
+            "agent_id": "a-1", "agent_name": null,
+            "developer_id": "0b7e4cf2-5d7a-4f57-9a51-2d4f0c1e9b3a", "total_sales": "6.45",
+            "commission_rate": "0.3000", "revenue_share": "4.51", "last_payout_amount": "0.00",
+            "last_payout_at": null, "total_paid_out": "0.00", "balance": "4.51",
+            "currency": "USD", "is_active": true, "created_at": "2026-12-04T13:25:55.123Z",
+            "updated_at": null,
+        });
+        let answer = json!({"record": record, "entries": [], "next_cursor": null});
+        spec.check("GET", "/earnings/a-1", seen(200, &h, &answer.to_string()))
+            .expect("a record's answer");
+        let list = json!({"developer_id": record["developer_id"], "records": [record],
+                          "totals": [], "next_cursor": null});
+        let wrong = spec.check("GET", "/earnings/a-1", seen(200, &h, &list.to_string()));
+        assert!(wrong.is_err(), "a listing is not a record's answer");
     }
 
     /// The validator catches what a schema forbids: the same body passes the spec as it is
