@@ -133,3 +133,21 @@ pub fn check_refusal(error: &ApiError) -> Result<(), TestCaseError> {
     }
     Ok(())
 }
+
+/// A parser's result checked: its value, or None after [`check_refusal`] passed its refusal.
+/// `rejected` takes the refusal out of the function's own error; an error that is no refusal
+/// (parsing alone never answers 401 or 500) fails the property.
+pub fn check_parsed<T, E: std::fmt::Debug>(
+    parsed: Result<T, E>,
+    rejected: fn(&E) -> Option<&ApiError>,
+) -> Result<Option<T>, TestCaseError> {
+    match parsed {
+        Ok(value) => Ok(Some(value)),
+        Err(error) => match rejected(&error) {
+            Some(refusal) => check_refusal(refusal).map(|()| None),
+            None => Err(TestCaseError::fail(format!(
+                "parsing alone answered {error:?}"
+            ))),
+        },
+    }
+}

@@ -199,17 +199,14 @@ mod tests {
 #[cfg(test)]
 mod properties {
     use super::*;
-    use capecontrol_shared::arbitrary::{check_refusal, config, json_request, request};
+    use capecontrol_shared::arbitrary::{check_parsed, config, json_request, request};
     use capecontrol_shared::keyring::{KeySet, SigningKey};
     use lambda_http::http::Request as HttpRequest;
     use proptest::prelude::*;
     use std::collections::HashMap;
 
     fn check<T>(parsed: Result<T, ApiError>) -> Result<Option<T>, TestCaseError> {
-        match parsed {
-            Ok(value) => Ok(Some(value)),
-            Err(error) => check_refusal(&error).map(|()| None),
-        }
+        check_parsed(parsed, |error| Some(error))
     }
 
     fn keys() -> KeySet {

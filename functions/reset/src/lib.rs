@@ -52,16 +52,19 @@ pub async fn handle(state: &AppState, request: Request) -> Response<Body> {
 #[cfg(test)]
 mod properties {
     use super::*;
-    use capecontrol_shared::arbitrary::{check_refusal, config, json_request, request};
+    use capecontrol_shared::arbitrary::{check_parsed, config, json_request, request};
+    use capecontrol_shared::http::ApiError;
     use proptest::prelude::*;
 
-    fn check<T: std::fmt::Debug>(parsed: Result<T, ResetError>) -> Result<(), TestCaseError> {
-        match parsed {
-            Ok(_) => {}
-            Err(ResetError::Rejected(error)) => check_refusal(&error)?,
-            Err(other) => prop_assert!(false, "parsing alone answered {:?}", other),
+    fn rejected(error: &ResetError) -> Option<&ApiError> {
+        match error {
+            ResetError::Rejected(refusal) => Some(refusal),
+            _ => None,
         }
-        Ok(())
+    }
+
+    fn check<T>(parsed: Result<T, ResetError>) -> Result<(), TestCaseError> {
+        check_parsed(parsed, rejected).map(drop)
     }
 
     proptest! {
