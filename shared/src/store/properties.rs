@@ -160,3 +160,40 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn a_user_id_is_exactly_a_lowercase_hyphenated_uuid(text in ".{0,40}|[0-9a-fA-F-]{36}") {
+        let canonical = uuid::Uuid::parse_str(&text)
+            .is_ok_and(|id| id.hyphenated().to_string() == text);
+        let parsed = UserId::parse(&text);
+        prop_assert_eq!(parsed.is_some(), canonical, "{:?}", text);
+        if let Some(id) = parsed {
+            prop_assert_eq!(id.as_str(), text.as_str());
+        }
+    }
+
+    #[test]
+    fn a_marketplace_id_is_safe_in_keys_and_paths(text in "[A-Za-z0-9._#/ -]{0,110}|.{0,20}") {
+        if let Some(id) = MarketplaceId::parse(&text) {
+            prop_assert_eq!(id.as_str(), text.as_str());
+            prop_assert!((1..=100).contains(&text.len()));
+            let safe = |c: char| c.is_ascii_alphanumeric() || ".-_".contains(c);
+            prop_assert!(text.chars().all(safe));
+            prop_assert!(!["agents", "sales", "payouts", "earnings"].contains(&text.as_str()));
+        }
+    }
+
+    #[test]
+    fn roles_and_experience_levels_parse_back_from_their_names(text in "[a-z]{0,12}") {
+        if let Some(role) = Role::parse(&text) {
+            prop_assert_eq!(role.as_str(), text.as_str());
+        }
+        if let Some(level) = users::Experience::parse(&text) {
+            let json = serde_json::to_value(level).expect("serializes");
+            prop_assert_eq!(json.as_str(), Some(text.as_str()));
+        }
+    }
+}
