@@ -85,6 +85,25 @@ impl Spec {
         routes
     }
 
+    /// Every documented answer: route, status and the response object (its `$ref` followed).
+    pub fn responses(&self) -> Vec<(Route, String, &Value)> {
+        let mut found = Vec::new();
+        for (method, path) in self.routes() {
+            let at = format!(
+                "/paths/{}/{}/responses",
+                escape(&path),
+                method.to_lowercase()
+            );
+            let statuses = self.document.pointer(&at).and_then(Value::as_object);
+            for status in statuses.into_iter().flat_map(|map| map.keys()) {
+                if let Some((response, _)) = self.resolve(&format!("{at}/{status}")) {
+                    found.push(((method.clone(), path.clone()), status.clone(), response));
+                }
+            }
+        }
+        found
+    }
+
     /// The path template of the spec that `path` (concrete, without a query) falls under for
     /// `method`: a literal path before a templated one, as API Gateway picks.
     pub fn template_of(&self, method: &str, path: &str) -> Option<String> {

@@ -129,6 +129,30 @@ fn every_route_is_in_the_template_the_local_router_and_the_spec() {
     );
 }
 
+/// What every answer carries, so that a route added to the spec cannot leave it out.
+#[test]
+fn every_documented_answer_has_a_request_id_and_every_route_a_500() {
+    let spec = Spec::repository();
+    let responses = spec.responses();
+    let mut gaps = Vec::new();
+    for ((method, path), status, response) in &responses {
+        if response["headers"]["x-request-id"].is_null() {
+            gaps.push(format!(
+                "{method} {path} {status} lacks the x-request-id header"
+            ));
+        }
+    }
+    for route in spec.routes() {
+        if !responses
+            .iter()
+            .any(|(r, status, _)| *r == route && status == "500")
+        {
+            gaps.push(format!("{} {} does not document 500", route.0, route.1));
+        }
+    }
+    assert!(gaps.is_empty(), "{}", gaps.join("\n"));
+}
+
 #[test]
 fn the_spec_lists_exactly_the_field_codes_the_code_can_send() {
     let spec = std::fs::read_to_string(repository_root().join("openapi.yaml")).expect("spec");
