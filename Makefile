@@ -2,7 +2,7 @@
 #
 #   make dev        local stack: API on http://127.0.0.1:9000 (see infra/dev.sh)
 #   make test       everything CI runs: lint + cargo tests + e2e
-#   make lint       fmt + clippy + template lint (cfn-lint, sam validate, checkov)
+#   make lint       fmt + clippy + template lint (cfn-lint, sam validate, checkov) + openapi.yaml
 #   make sam-build  sam build for x86_64 (slow; not part of `make test`)
 #   make routes     the HTTP routes of template.yaml (what the router serves)
 #   make admin EMAIL=... PASSWORD=... [TABLE=... REGION=...]   the first admin (README)
@@ -47,7 +47,7 @@ export E2E_WATCH_PORT ?= 9100
 export E2E_PORT ?= 9101
 
 .PHONY: shellcheck help venvs dev test test-unit test-e2e lint lint-rust lint-infra fmt-check \
-	clippy cfn-lint sam-validate checkov infra-check table-def routes sam-build lock clean \
+	clippy cfn-lint sam-validate checkov infra-check lint-api table-def routes sam-build lock clean \
 	clean-venvs admin
 
 help:
@@ -101,7 +101,7 @@ admin:
 	infra/admin.sh
 
 # ------------------------------------------------------------------- lint
-lint: lint-rust lint-infra
+lint: lint-rust lint-infra lint-api
 
 lint-rust: fmt-check clippy
 
@@ -121,6 +121,11 @@ sam-validate: $(VENV_SAM)/$(STAMP)
 
 checkov: $(VENV_CHECKOV)/$(STAMP)
 	$(VENV_CHECKOV)/bin/checkov --config-file .checkov.yaml
+
+# openapi.yaml is valid OpenAPI 3.1 (the routes' agreement with the template is a cargo test,
+# tests/tests/contract.rs).
+lint-api: $(VENV)/$(STAMP)
+	$(VENV)/bin/openapi-spec-validator openapi.yaml
 
 # Self-checks of the infra scripts against template.yaml.
 infra-check: $(VENV)/$(STAMP)

@@ -156,4 +156,19 @@ mod tests {
         let cursor = encode(&keys(), E, "s", "p");
         assert!(decode(&keys(), Purpose::Admin, "s", &cursor).is_err());
     }
+
+    proptest::proptest! {
+        #![proptest_config(crate::arbitrary::config())]
+
+        #[test]
+        fn a_cursor_decodes_to_its_position_and_nothing_else_decodes(
+            scope in ".{0,20}", position in ".{0,60}", forged in ".{0,80}",
+        ) {
+            let cursor = encode(&keys(), E, &scope, &position);
+            proptest::prop_assert_eq!(decode(&keys(), E, &scope, &cursor).ok(), Some(position));
+            proptest::prop_assert!(decode(&keys(), E, &scope, &forged).is_err());
+            let other = format!("{scope}x");
+            proptest::prop_assert!(decode(&keys(), E, &other, &cursor).is_err());
+        }
+    }
 }

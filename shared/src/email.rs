@@ -228,3 +228,43 @@ mod tests {
         assert_eq!(format!("{email:?}"), "Email(***@example.com)");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::arbitrary::config;
+    use proptest::prelude::*;
+
+    /// Addresses built from letters that case-fold and normalize in interesting ways, and
+    /// arbitrary text besides.
+    fn candidate() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[ ]?[A-Za-z0-9ßẞÉéǅﬁＡ-Ｚ\u{301}\u{200b}._+#-]{1,24}@[A-Za-zÜü0-9.-]{1,16}\\.[a-zA-Z]{2,6}[ ]?",
+            ".{0,40}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn canonicalization_is_idempotent_and_the_canonical_form_is_accepted(raw in candidate()) {
+            if let Ok(email) = Email::parse(&raw) {
+                let again = Email::parse(email.as_str());
+                prop_assert_eq!(again.as_ref(), Ok(&email), "{:?} -> {}", raw, email);
+                prop_assert!(email.as_str().len() <= MAX_ADDRESS_BYTES);
+                prop_assert_eq!(email.as_str().matches('@').count(), 1);
+                prop_assert!(email.as_str().is_ascii() || !email.local_part().is_empty());
+            }
+        }
+
+        #[test]
+        fn upper_and_lower_case_ascii_spellings_are_one_address(
+            local in "[a-z0-9._+-]{1,20}", domain in "[a-z0-9]{1,12}\\.[a-z]{2,6}"
+        ) {
+            let lower = Email::parse(&format!("{local}@{domain}"));
+            let upper = Email::parse(&format!("{}@{}", local.to_uppercase(), domain.to_uppercase()));
+            prop_assert_eq!(lower, upper);
+        }
+    }
+}

@@ -25,6 +25,37 @@ impl FieldError {
 
 pub const MAX_REPORTED: usize = 25;
 
+/// Every field code a 422 can carry, as `openapi.yaml` lists them (a test compares the two).
+pub const FIELD_CODES: &[&str] = &[
+    "required",
+    "invalid_type",
+    "unknown_field",
+    "not_an_object",
+    "invalid_email",
+    "password_too_short",
+    "password_too_long",
+    "password_too_weak",
+    "too_long",
+    "invalid_characters",
+    "invalid_phone",
+    "invalid_url",
+    "invalid_choice",
+    "role_not_allowed",
+    "must_accept",
+    "invalid_amount",
+    "not_positive",
+    "too_precise",
+    "out_of_range",
+    "total_out_of_range",
+    "invalid_currency",
+    "currency_mismatch",
+    "invalid_rate",
+    "invalid_id",
+    "invalid_limit",
+    "not_a_developer",
+    "nothing_to_change",
+];
+
 #[derive(Debug)]
 pub struct Fields {
     remaining: Map<String, Value>,

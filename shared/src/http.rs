@@ -382,3 +382,67 @@ mod tests {
         assert!(!path_ends_with(&at("/xauth/logout"), "/auth/logout"));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::arbitrary::{config, request};
+    use crate::request_meta::RequestMeta;
+    use proptest::prelude::*;
+
+    /// The statuses and codes the body parser may answer with.
+    const REFUSALS: [(u16, &str); 4] = [
+        (415, "unsupported_media_type"),
+        (413, "payload_too_large"),
+        (400, "malformed_json"),
+        (422, "validation_failed"),
+    ];
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn any_request_is_an_object_or_one_of_four_refusals(request in request("/auth/login")) {
+            match json_object(&request) {
+                Ok(_) => prop_assert!(is_json_content_type(&request)),
+                Err(error) => {
+                    let answer = (error.status.as_u16(), error.code);
+                    prop_assert!(REFUSALS.contains(&answer), "{:?}", answer);
+                    prop_assert_eq!(error.fields.is_empty(), answer.0 != 422);
+                    let response = error.into_response("req");
+                    prop_assert!(response.headers().contains_key(REQUEST_ID_HEADER));
+                }
+            }
+        }
+
+        #[test]
+        fn a_bearer_token_is_trimmed_and_never_empty(request in request("/auth/logout-all")) {
+            if let Some(token) = bearer_token(&request) {
+                prop_assert!(!token.is_empty());
+                prop_assert_eq!(token, token.trim());
+            }
+            let meta = RequestMeta::from_request(&request, "test");
+            prop_assert!(!meta.request_id.is_empty());
+            prop_assert!(meta.user_agent.as_ref().is_none_or(|ua| ua.chars().count() <= 500));
+        }
+
+        #[test]
+        fn dispatch_finds_a_route_or_answers_404_or_405(
+            path in "(/prod)?/auth/(logout-all|logout|refresh|x|)/?",
+            request in request("/"),
+        ) {
+            let (mut parts, body) = request.into_parts();
+            parts.uri = path.parse().unwrap_or_default();
+            let request = Request::from_parts(parts, body);
+            let routes = [("/auth/logout-all", "all"), ("/auth/logout", "one")];
+            match dispatch(&request, &routes) {
+                Ok((endpoint, _)) => {
+                    prop_assert_eq!(request.method(), lambda_http::http::Method::POST);
+                    let route = if endpoint == "all" { "/auth/logout-all" } else { "/auth/logout" };
+                    prop_assert!(path.trim_end_matches('/').ends_with(route));
+                }
+                Err(answer) => prop_assert!([404, 405].contains(&answer.status().as_u16())),
+            }
+        }
+    }
+}

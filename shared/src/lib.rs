@@ -1,6 +1,8 @@
 //! Everything the CapeControl Auth functions share: configuration, the HTTP boundary, the domain
 //! types parsed from requests, password hashing, tokens and the single-table mapping.
 
+#[cfg(any(test, feature = "test-support"))]
+pub mod arbitrary;
 pub mod audit;
 pub mod auth;
 pub mod clock;

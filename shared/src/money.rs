@@ -373,3 +373,99 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::arbitrary::config;
+    use proptest::prelude::*;
+
+    /// Texts shaped like amounts (signs, points, many digits) and arbitrary text besides.
+    fn candidate() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[-+]?[0-9]{0,12}(\\.[0-9]{0,5})?",
+            "[0-9.eE+ ,-]{0,14}",
+            ".{0,40}",
+        ]
+    }
+
+    /// What the text should give, judged independently of the parser: digits, at most one
+    /// point with digits after it, no sign.
+    fn expected(text: &str) -> Result<Decimal, &'static str> {
+        let (integer, fraction) = text.split_once('.').unwrap_or((text, ""));
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        let positive_shape =
+            digits(integer) && (fraction.is_empty() && !text.contains('.') || digits(fraction));
+        if !positive_shape {
+            // A negative or malformed text is refused either way; the code is checked below.
+            return Err("refused");
+        }
+        if fraction.len() > 2 {
+            return Err("too_precise");
+        }
+        let value = Decimal::from_str(text).map_err(|_| "out_of_range")?;
+        if value.is_zero() {
+            Err("not_positive")
+        } else if value > Money::max().as_decimal() {
+            Err("out_of_range")
+        } else {
+            Ok(value)
+        }
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn an_amount_is_in_range_with_two_places_or_a_field_error(text in candidate()) {
+            match Money::parse_positive(&text) {
+                Ok(money) => {
+                    let value = money.as_decimal();
+                    prop_assert_eq!(value.scale(), MINOR_DIGITS);
+                    prop_assert!(value > Decimal::ZERO && value <= Money::max().as_decimal());
+                    prop_assert_eq!(expected(&text), Ok(value), "{:?}", text);
+                    prop_assert_eq!(Money::parse_positive(&money.to_string()), Ok(money));
+                }
+                Err(reason) => {
+                    let codes = ["invalid_amount", "not_positive", "too_precise", "out_of_range"];
+                    prop_assert!(codes.contains(&reason.code()));
+                    prop_assert!(expected(&text).is_err(), "{:?} refused: {:?}", text, reason);
+                    if let Err(code) = expected(&text) {
+                        if code != "refused" && text.len() <= 32 {
+                            prop_assert_eq!(reason.code(), code, "{:?}", text);
+                        }
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn a_rate_is_between_zero_and_one_with_four_places_or_refused(text in candidate()) {
+            if let Ok(rate) = CommissionRate::parse(&text) {
+                let value = rate.as_decimal();
+                prop_assert_eq!(value.scale(), RATE_DIGITS);
+                prop_assert!(value >= Decimal::ZERO && value <= Decimal::ONE, "{:?}", text);
+                prop_assert_eq!(CommissionRate::parse(&rate.to_string()), Ok(rate));
+            }
+        }
+
+        #[test]
+        fn a_split_adds_up_to_the_sale(cents in 1i64..=9_999_999_999, bp in 0i64..=10_000) {
+            let amount = Money::new(Decimal::new(cents, 2)).expect("in range");
+            let rate = CommissionRate::new(Decimal::new(bp, 4)).expect("a rate");
+            let split = split(amount, rate);
+            let sum = split.commission.checked_add(split.developer_share);
+            prop_assert_eq!(sum, Some(amount));
+            let exact = amount.as_decimal() * rate.as_decimal();
+            prop_assert!((split.commission.as_decimal() - exact).abs() <= Decimal::new(5, 3));
+        }
+
+        #[test]
+        fn a_currency_is_a_listed_three_letter_code(text in "[A-Za-z]{0,4}|.{0,6}") {
+            if let Some(currency) = Currency::parse(&text) {
+                prop_assert_eq!(currency.as_str(), text.as_str());
+                prop_assert!(text.len() == 3 && text.bytes().all(|b| b.is_ascii_uppercase()));
+            }
+        }
+    }
+}

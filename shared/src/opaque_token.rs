@@ -80,3 +80,31 @@ mod tests {
         assert!(!format!("{token:?}").contains(token.expose()));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::arbitrary::config;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn only_the_encoding_of_256_bits_parses_and_its_hash_is_hex(
+            bytes in any::<[u8; TOKEN_BYTES]>(), text in "[A-Za-z0-9_=+/-]{0,60}|.{0,60}"
+        ) {
+            let encoded = URL_SAFE_NO_PAD.encode(bytes);
+            let token = OpaqueToken::parse(&encoded).expect("an issued token parses");
+            prop_assert_eq!(token.expose(), encoded.as_str());
+            let hash = token.hash();
+            prop_assert!(hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()));
+            prop_assert_eq!(&hash, &hash.to_lowercase());
+            if let Some(parsed) = OpaqueToken::parse(&text) {
+                prop_assert_eq!(parsed.expose().len(), 43);
+                let decoded = URL_SAFE_NO_PAD.decode(parsed.expose()).expect("base64url");
+                prop_assert_eq!(URL_SAFE_NO_PAD.encode(decoded), text);
+            }
+        }
+    }
+}

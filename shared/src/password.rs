@@ -313,3 +313,40 @@ mod tests {
         assert!(!format!("{hash:?}").contains("argon2id"));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::arbitrary::config;
+    use proptest::prelude::*;
+
+    proptest! {
+        // zxcvbn judges every accepted length; fewer cases keep this near a second.
+        #![proptest_config(ProptestConfig { cases: 64, ..config() })]
+
+        #[test]
+        fn a_new_password_fits_the_policy_or_is_refused_with_its_reason(
+            raw in ".{0,140}|[a-z ]{8,20}|[ﬁ\u{301}e]{10,14}",
+            name in "[A-Za-z]{0,12}",
+        ) {
+            let chars = raw.nfkc().count();
+            match Password::new_checked(&raw, &[&name, ""]) {
+                Ok(password) => {
+                    prop_assert!((MIN_CHARS..=MAX_CHARS).contains(&chars), "{}", chars);
+                    prop_assert!(raw.len() <= MAX_BYTES);
+                    let normalized: String = raw.nfkc().collect();
+                    prop_assert_eq!(password.bytes(), normalized.as_bytes());
+                }
+                Err(PasswordRejection::TooShort) => prop_assert!(chars < MIN_CHARS),
+                Err(PasswordRejection::TooLong) => {
+                    prop_assert!(chars > MAX_CHARS || raw.len() > MAX_BYTES);
+                }
+                Err(PasswordRejection::TooWeak) => {
+                    prop_assert!((MIN_CHARS..=MAX_CHARS).contains(&chars));
+                }
+            }
+            let attempt = Password::from_attempt(&raw);
+            prop_assert_eq!(attempt.is_some(), raw.len() <= MAX_BYTES);
+        }
+    }
+}

@@ -16,6 +16,8 @@ use serde_json::Value;
 use std::path::PathBuf;
 
 pub mod admin_routes;
+pub mod api;
+pub mod contract;
 pub mod earnings;
 pub mod local;
 

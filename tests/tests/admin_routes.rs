@@ -2,6 +2,9 @@
 //! and state changes with the last-admin rule (also raced), revocation on deactivation, and the
 //! audit queries with their bounds, repeated keys and expired entries.
 
+// The admin handler's future is deep enough to pass the compiler's default layout depth.
+#![recursion_limit = "256"]
+
 use aws_sdk_dynamodb::types::AttributeValue;
 use capecontrol_shared::audit::AuditEvent;
 use capecontrol_shared::clock;

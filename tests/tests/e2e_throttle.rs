@@ -1,9 +1,10 @@
 //! Login throttling end-to-end over HTTP through the running local stack (`make test` starts
 //! it, with a 2 s base wait, and runs these with `--ignored`).
 
+use capecontrol_tests::api::Api;
 use capecontrol_tests::unique_email;
 use futures::future::join_all;
-use reqwest::{Client, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -15,48 +16,31 @@ struct Answer {
     body: Value,
 }
 
+/// The calls these tests make, each answer checked against openapi.yaml by [`Api`].
 struct Stack {
-    base: String,
-    client: Client,
+    api: Api,
 }
 
 impl Stack {
     fn from_env() -> Self {
         Self {
-            base: capecontrol_tests::local_api_url(),
-            client: Client::new(),
+            api: Api::from_env(),
         }
     }
 
     async fn login(&self, email: &str, password: &str) -> Answer {
-        let response = self
-            .client
-            .post(format!("{}/auth/login", self.base))
-            .json(&json!({"email": email, "password": password}))
-            .send()
-            .await
-            .expect("the stack answers");
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok());
+        let body = json!({"email": email, "password": password});
+        let answer = self.api.post("/auth/login", &body).await;
         Answer {
-            status: response.status(),
-            retry_after,
-            body: response.json().await.unwrap_or(Value::Null),
+            status: StatusCode::from_u16(answer.status).expect("an HTTP status"),
+            retry_after: answer.header("retry-after").and_then(|v| v.parse().ok()),
+            body: answer.json(),
         }
     }
 
     async fn register(&self, email: &str) {
-        let response = self
-            .client
-            .post(format!("{}/auth/register", self.base))
-            .json(&capecontrol_tests::registration(email))
-            .send()
-            .await
-            .expect("the stack answers");
-        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        let body = capecontrol_tests::registration(email);
+        assert_eq!(self.api.post("/auth/register", &body).await.status, 202);
     }
 }
 

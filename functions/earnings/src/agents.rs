@@ -25,9 +25,9 @@ use crate::{form, view, Answer, EarningsError};
 const MAX_NAME_CHARS: usize = 255;
 
 #[derive(Debug)]
-struct NewAgent {
+pub(crate) struct NewAgent {
     agent_id: MarketplaceId,
-    agent_name: Option<String>,
+    pub agent_name: Option<String>,
     currency: Currency,
     developer_id: Option<UserId>,
 }
@@ -86,7 +86,7 @@ async fn write_opening(
     }
 }
 
-fn parse(request: &Request) -> Result<NewAgent, ApiError> {
+pub(crate) fn parse(request: &Request) -> Result<NewAgent, ApiError> {
     let mut fields = Fields::new(http::json_object(request)?);
     let agent_id = form::id(&mut fields, "agent_id");
     let agent_name = fields.optional_string("agent_name");

@@ -21,9 +21,9 @@ use crate::records::{self, Attempt};
 use crate::{view, Answer, EarningsError};
 
 #[derive(Debug, Clone, Copy)]
-struct Change {
-    commission_rate: Option<CommissionRate>,
-    is_active: Option<bool>,
+pub(crate) struct Change {
+    pub commission_rate: Option<CommissionRate>,
+    pub is_active: Option<bool>,
 }
 
 pub(crate) async fn change(
@@ -48,7 +48,7 @@ pub(crate) async fn change(
     Ok(Answer::json(StatusCode::OK, &body))
 }
 
-fn parse(request: &Request) -> Result<Change, ApiError> {
+pub(crate) fn parse(request: &Request) -> Result<Change, ApiError> {
     let mut fields = Fields::new(http::json_object(request)?);
     let rate = fields.optional_string("commission_rate");
     let is_active = fields.optional_bool("is_active");

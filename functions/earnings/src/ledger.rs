@@ -39,7 +39,7 @@ use crate::{form, view, Answer, EarningsError};
 
 /// A sale or payout as requested.
 #[derive(Debug)]
-struct Posting {
+pub(crate) struct Posting {
     kind: EntryKind,
     developer: UserId,
     agent: MarketplaceId,
@@ -98,7 +98,7 @@ pub(crate) async fn post_entry(
     post(state, &caller, meta, &posting).await
 }
 
-fn parse(request: &Request, kind: EntryKind) -> Result<Posting, ApiError> {
+pub(crate) fn parse(request: &Request, kind: EntryKind) -> Result<Posting, ApiError> {
     let mut fields = Fields::new(http::json_object(request)?);
     let developer = form::user(&mut fields, "developer_id");
     let agent = form::id(&mut fields, "agent_id");

@@ -190,3 +190,91 @@ mod tests {
         assert_eq!(at("GET", "/auth/login"), Err(404));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use capecontrol_shared::arbitrary::{check_parsed, config, json_request, request};
+    use lambda_http::http::Request as HttpRequest;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    fn check<T>(parsed: Result<T, ApiError>) -> Result<Option<T>, TestCaseError> {
+        check_parsed(parsed, |error| Some(error))
+    }
+
+    fn with_limit(limit: Option<String>) -> Request {
+        let request: Request = HttpRequest::builder()
+            .uri("/earnings")
+            .body(Body::Empty)
+            .unwrap_or_default();
+        let query: HashMap<String, String> =
+            limit.into_iter().map(|l| ("limit".into(), l)).collect();
+        request.with_query_string_parameters(query)
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn any_path_and_method_is_a_route_or_a_404_or_405(
+            path in "(/prod)?/(earnings|x)(/[A-Za-z0-9._-]{0,12}){0,2}/?",
+            method in prop::sample::select(&["GET", "POST", "PATCH", "PUT", "DELETE"][..]),
+        ) {
+            let request: Request = HttpRequest::builder()
+                .method(method)
+                .uri(path.as_str())
+                .body(Body::Empty)
+                .unwrap_or_default();
+            match route(&request) {
+                Ok(Route::Record(agent) | Route::Change(agent)) => {
+                    let last = path.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
+                    prop_assert_eq!(agent.as_str(), last);
+                }
+                Ok(_) => {}
+                Err(error) => prop_assert!([404, 405].contains(&error.status.as_u16())),
+            }
+        }
+
+        #[test]
+        fn any_earnings_body_parses_or_is_refused_as_documented(
+            any in request("/earnings/sales"),
+            agent in json_request("/earnings/agents",
+                &["agent_id", "agent_name", "currency", "developer_id"]),
+            change in json_request("/earnings/a-1", &["commission_rate", "is_active"]),
+            sale in json_request("/earnings/sales",
+                &["developer_id", "agent_id", "sale_id", "amount", "currency"]),
+            payout in json_request("/earnings/payouts",
+                &["developer_id", "agent_id", "payout_id", "amount"]),
+        ) {
+            check(agents::parse(&any))?;
+            if let Some(agent) = check(agents::parse(&agent))? {
+                prop_assert!(agent.agent_name.is_none_or(|n| n.chars().count() <= 255));
+            }
+            if let Some(change) = check(change::parse(&change))? {
+                prop_assert!(change.commission_rate.is_some() || change.is_active.is_some());
+            }
+            for (body, kind) in [(&any, EntryKind::Sale), (&sale, EntryKind::Sale),
+                                 (&payout, EntryKind::Payout)] {
+                let _ = check(ledger::parse(body, kind))?;
+            }
+        }
+
+        #[test]
+        fn a_limit_is_one_to_a_hundred_or_a_field_error(
+            limit in prop::option::of(".{0,6}|[0-9]{1,4}")
+        ) {
+            match records::page_size(&with_limit(limit.clone())) {
+                Ok(size) => {
+                    prop_assert!((1..=records::MAX_PAGE).contains(&size));
+                    let expected = limit.map_or(records::DEFAULT_PAGE, |l| l.parse().unwrap_or(0));
+                    prop_assert_eq!(size, expected);
+                }
+                Err(error) => {
+                    let error = error.into_api_error();
+                    prop_assert_eq!(error.fields[0].code, "invalid_limit");
+                }
+            }
+        }
+    }
+}

@@ -463,3 +463,35 @@ async fn commit(
         TransactError::Unexpected(error) => Err(error.context("open the session").into()),
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use capecontrol_shared::arbitrary::{check_refusal, config, json_request, request};
+    use proptest::prelude::*;
+
+    fn check(request: &Request) -> Result<(), TestCaseError> {
+        match parse_attempt(request) {
+            Ok(attempt) => {
+                if let Some(email) = attempt.email {
+                    prop_assert_eq!(Email::parse(email.as_str()).ok(), Some(email));
+                }
+            }
+            Err(error) => check_refusal(&error)?,
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn any_login_request_parses_or_is_refused_as_documented(
+            any in request("/auth/login"),
+            json in json_request("/auth/login", &["email", "password"]),
+        ) {
+            check(&any)?;
+            check(&json)?;
+        }
+    }
+}

@@ -43,3 +43,35 @@ pub async fn handle(state: &AppState, request: Request) -> Response<Body> {
     };
     outcome.unwrap_or_else(|error| error.into_api_error().into_response(&meta.request_id))
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use capecontrol_shared::arbitrary::{check_parsed, config, json_request, request};
+    use capecontrol_shared::http::ApiError;
+    use proptest::prelude::*;
+
+    fn rejected(error: &RefreshError) -> Option<&ApiError> {
+        match error {
+            RefreshError::Rejected(refusal) => Some(refusal),
+            _ => None,
+        }
+    }
+
+    fn check(request: &Request) -> Result<(), TestCaseError> {
+        check_parsed(rotate::parse_refresh_token(request), rejected).map(drop)
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn any_refresh_or_logout_body_parses_or_is_refused_as_documented(
+            any in request("/auth/refresh"),
+            json in json_request("/auth/logout", &["refresh_token"]),
+        ) {
+            check(&any)?;
+            check(&json)?;
+        }
+    }
+}

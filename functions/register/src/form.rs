@@ -296,3 +296,45 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use capecontrol_shared::arbitrary::{check_refusal, config, object_with};
+    use proptest::prelude::*;
+
+    const FIELDS: &[&str] = &[
+        "email",
+        "password",
+        "first_name",
+        "last_name",
+        "phone",
+        "website",
+        "company",
+        "role",
+        "experience",
+        "accept_terms",
+        "accept_privacy",
+    ];
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn any_registration_body_parses_or_names_each_bad_field(body in object_with(FIELDS)) {
+            match Registration::parse(body) {
+                Ok(form) => {
+                    prop_assert_ne!(form.role, Role::Admin);
+                    prop_assert_eq!(Email::parse(form.email.as_str()).ok(), Some(form.email));
+                    for name in [&form.first_name, &form.last_name].into_iter().flatten() {
+                        prop_assert!(name.chars().count() <= MAX_NAME_CHARS);
+                    }
+                }
+                Err(error) => {
+                    prop_assert_eq!(error.status.as_u16(), 422);
+                    check_refusal(&error)?;
+                }
+            }
+        }
+    }
+}

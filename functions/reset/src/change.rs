@@ -103,7 +103,7 @@ pub async fn change(
     Ok(session::token_pair(state, &subject, &key, &refresh, now)?)
 }
 
-fn parse(request: &Request) -> Result<(String, String), ResetError> {
+pub(crate) fn parse(request: &Request) -> Result<(String, String), ResetError> {
     let mut fields = Fields::new(http::json_object(request).map_err(ResetError::Rejected)?);
     let current = fields.required_string("current_password");
     let new_password = fields.required_string("new_password");

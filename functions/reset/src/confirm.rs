@@ -79,7 +79,7 @@ pub async fn confirm(
     Ok(())
 }
 
-fn parse(request: &Request) -> Result<(String, String), ResetError> {
+pub(crate) fn parse(request: &Request) -> Result<(String, String), ResetError> {
     let mut fields = Fields::new(http::json_object(request).map_err(ResetError::Rejected)?);
     let token = fields.required_string("token");
     let password = fields.required_string("new_password");

@@ -48,3 +48,40 @@ pub async fn handle(state: &AppState, request: Request) -> Response<Body> {
     };
     outcome.unwrap_or_else(|error| error.into_api_error().into_response(id))
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use capecontrol_shared::arbitrary::{check_parsed, config, json_request, request};
+    use capecontrol_shared::http::ApiError;
+    use proptest::prelude::*;
+
+    fn rejected(error: &ResetError) -> Option<&ApiError> {
+        match error {
+            ResetError::Rejected(refusal) => Some(refusal),
+            _ => None,
+        }
+    }
+
+    fn check<T>(parsed: Result<T, ResetError>) -> Result<(), TestCaseError> {
+        check_parsed(parsed, rejected).map(drop)
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn any_password_request_body_parses_or_is_refused_as_documented(
+            any in request("/auth/password-reset"),
+            reset in json_request("/auth/password-reset", &["email"]),
+            confirm in json_request("/auth/password-reset/confirm", &["token", "new_password"]),
+            change in json_request("/auth/password/change", &["current_password", "new_password"]),
+        ) {
+            check(request::parse_email(&any))?;
+            check(request::parse_email(&reset))?;
+            check(confirm::parse(&any))?;
+            check(confirm::parse(&confirm))?;
+            check(change::parse(&change))?;
+        }
+    }
+}

@@ -69,7 +69,7 @@ pub async fn request(
 }
 
 /// The address, or None when it is not one (answered like an unknown account).
-fn parse_email(request: &Request) -> Result<Option<Email>, ResetError> {
+pub(crate) fn parse_email(request: &Request) -> Result<Option<Email>, ResetError> {
     let object = http::json_object(request).map_err(ResetError::Rejected)?;
     let mut fields = Fields::new(object);
     let email = fields.required_string("email");

@@ -198,3 +198,36 @@ async fn resend(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use capecontrol_shared::arbitrary::{check_parsed, config, json_request, request};
+    use proptest::prelude::*;
+
+    fn rejected(error: &VerifyError) -> Option<&ApiError> {
+        match error {
+            VerifyError::Rejected(refusal) => Some(refusal),
+            _ => None,
+        }
+    }
+
+    fn check(request: &Request, name: &str) -> Result<(), TestCaseError> {
+        check_parsed(single_field(request, name), rejected).map(drop)
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn any_verification_body_parses_or_is_refused_as_documented(
+            any in request("/auth/verify-email"),
+            verify in json_request("/auth/verify-email", &["token"]),
+            resend in json_request("/auth/verify-email/resend", &["email"]),
+        ) {
+            check(&any, "token")?;
+            check(&verify, "token")?;
+            check(&resend, "email")?;
+        }
+    }
+}

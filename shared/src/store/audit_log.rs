@@ -41,6 +41,26 @@ pub fn index_sk(at: OffsetDateTime, id: &str) -> String {
     format!("{}#{id}", clock::rfc3339(at))
 }
 
+/// The entry id of an entry's partition key.
+pub fn parse_pk(pk: &str) -> Option<&str> {
+    super::after(pk, "AUDIT#")
+}
+
+pub fn parse_user_index_pk(pk: &str) -> Option<UserId> {
+    UserId::parse(super::after(pk, "AUDITUSER#")?)
+}
+
+/// The day and outcome of a gsi3 partition key.
+pub fn parse_day_index_pk(pk: &str) -> Option<(&str, bool)> {
+    let (day, success) = super::after(pk, "AUDITDAY#")?.split_once('#')?;
+    Some((day, success.parse().ok()?))
+}
+
+/// The time and entry id of an index sort key (all three indexes).
+pub fn parse_index_sk(sk: &str) -> Option<(OffsetDateTime, &str)> {
+    super::split_time_sk(sk)
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditItem {
     pub pk: String,

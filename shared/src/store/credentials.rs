@@ -20,6 +20,14 @@ pub fn pk(email: &Email) -> String {
     format!("EMAIL#{email}")
 }
 
+/// The address of an `EMAIL#<canonical email>` key; None unless it is in canonical form.
+pub fn parse_pk(pk: &str) -> Option<Email> {
+    let text = super::after(pk, "EMAIL#")?;
+    Email::parse(text)
+        .ok()
+        .filter(|email| email.as_str() == text)
+}
+
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct CredentialsItem {
     pub pk: String,

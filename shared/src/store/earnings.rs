@@ -66,6 +66,29 @@ pub fn payout_pk(payout_id: &MarketplaceId) -> String {
     format!("PAYOUT#{payout_id}")
 }
 
+pub fn parse_record_sk(sk: &str) -> Option<MarketplaceId> {
+    MarketplaceId::parse(super::after(sk, RECORD_SK_PREFIX)?)
+}
+
+pub fn parse_agent_pk(pk: &str) -> Option<MarketplaceId> {
+    MarketplaceId::parse(super::after(pk, "AGENT#")?)
+}
+
+/// The creation time (as written) and entry id of an entry's sort key.
+pub fn parse_entry_sk(sk: &str) -> Option<(&str, &str)> {
+    let rest = super::after(sk, ENTRY_SK_PREFIX)?;
+    let (at, id) = rest.split_once('#')?;
+    (!at.is_empty() && !id.is_empty()).then_some((at, id))
+}
+
+pub fn parse_sale_pk(pk: &str) -> Option<MarketplaceId> {
+    MarketplaceId::parse(super::after(pk, "SALE#")?)
+}
+
+pub fn parse_payout_pk(pk: &str) -> Option<MarketplaceId> {
+    MarketplaceId::parse(super::after(pk, "PAYOUT#")?)
+}
+
 const MAX_ID_CHARS: usize = 100;
 /// Path segments of the earnings routes that cannot also be agent ids.
 const RESERVED_IDS: [&str; 4] = ["agents", "sales", "payouts", "earnings"];

@@ -23,6 +23,11 @@ pub fn pk(email: &Email) -> String {
     credentials::pk(email)
 }
 
+/// The address of the item's partition key (the credentials item's).
+pub fn parse_pk(pk: &str) -> Option<Email> {
+    credentials::parse_pk(pk)
+}
+
 pub fn key(email: &Email) -> Item {
     super::key(pk(email), SK)
 }

@@ -13,6 +13,8 @@ pub mod credentials;
 pub mod earnings;
 pub mod login_failures;
 pub mod password_resets;
+#[cfg(test)]
+mod properties;
 pub mod rate_limits;
 pub mod refresh_tokens;
 pub mod sessions;
@@ -29,6 +31,19 @@ pub const GSI3: &str = "gsi3";
 pub const TTL: &str = "ttl";
 
 pub type Item = HashMap<String, AttributeValue>;
+
+/// The non-empty rest of `key` after `prefix`: the inverse of `format!("{prefix}{rest}")`.
+pub fn after<'a>(key: &'a str, prefix: &str) -> Option<&'a str> {
+    key.strip_prefix(prefix).filter(|rest| !rest.is_empty())
+}
+
+/// `<created_at>#<id>` (the time-ordered sort keys of the indexes) split into its two parts;
+/// the time has no `#`, so the first one separates them.
+pub fn split_time_sk(sk: &str) -> Option<(time::OffsetDateTime, &str)> {
+    let (at, id) = sk.split_once('#')?;
+    let parsed = crate::clock::parse_rfc3339(at)?;
+    (crate::clock::rfc3339(parsed) == at && !id.is_empty()).then_some((parsed, id))
+}
 
 /// The primary key of an item, as GetItem and UpdateItem take it.
 pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {

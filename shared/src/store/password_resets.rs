@@ -53,6 +53,23 @@ impl Purpose {
         users::pk(user)
     }
 
+    /// The token hash of a token item's partition key of this purpose.
+    pub fn parse_pk(self, pk: &str) -> Option<&str> {
+        super::after(pk.strip_prefix(self.sk())?, "#")
+    }
+
+    pub fn parse_pointer_pk(self, pk: &str) -> Option<UserId> {
+        users::parse_pk(pk)
+    }
+
+    pub fn parse_user_index_pk(self, pk: &str) -> Option<UserId> {
+        let prefix = match self {
+            Self::PasswordReset => "USERRESETS#",
+            Self::EmailVerification => "USERVERIFY#",
+        };
+        UserId::parse(super::after(pk, prefix)?)
+    }
+
     pub fn user_index_pk(self, user: &UserId) -> String {
         match self {
             Self::PasswordReset => format!("USERRESETS#{user}"),

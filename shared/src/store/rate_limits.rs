@@ -17,6 +17,16 @@ pub fn pk(scope: &str, key: &str, window_start_epoch: i64) -> String {
     format!("RATE#{scope}#{key}#{window_start_epoch}")
 }
 
+/// Scope, key and window start of a window's partition key. Scopes hold no `#` and the
+/// window start is the last field, so a key holding `#` (an email may) is still recovered.
+pub fn parse_pk(pk: &str) -> Option<(&str, &str, i64)> {
+    let (scope, rest) = super::after(pk, "RATE#")?.split_once('#')?;
+    let (key, window) = rest.rsplit_once('#')?;
+    let start: i64 = window.parse().ok()?;
+    let canonical = start.to_string() == window;
+    (canonical && !scope.is_empty() && !key.is_empty()).then_some((scope, key, start))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

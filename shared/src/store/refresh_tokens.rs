@@ -29,6 +29,20 @@ pub fn user_index_pk(user: &UserId) -> String {
     format!("USERTOKENS#{user}")
 }
 
+/// The token hash of a refresh token's partition key.
+pub fn parse_pk(pk: &str) -> Option<&str> {
+    super::after(pk, "REFRESH#")
+}
+
+pub fn parse_user_index_pk(pk: &str) -> Option<UserId> {
+    UserId::parse(super::after(pk, "USERTOKENS#")?)
+}
+
+/// The creation time and hash prefix of a user index sort key.
+pub fn parse_user_index_sk(sk: &str) -> Option<(OffsetDateTime, &str)> {
+    super::split_time_sk(sk)
+}
+
 pub fn user_index_sk(created_at: OffsetDateTime, token_hash: &str) -> String {
     format!(
         "{}#{}",

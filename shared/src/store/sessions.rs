@@ -24,6 +24,15 @@ pub fn sk(family_id: &str) -> String {
     format!("{SK_PREFIX}{family_id}")
 }
 
+pub fn parse_pk(pk: &str) -> Option<UserId> {
+    users::parse_pk(pk)
+}
+
+/// The family id of a session sort key.
+pub fn parse_sk(sk: &str) -> Option<&str> {
+    super::after(sk, SK_PREFIX)
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionItem {
     pub pk: String,

@@ -103,6 +103,28 @@ pub fn list_index_pk(role: Role, active: bool) -> String {
     format!("USERS#{}#{state}", role.as_str())
 }
 
+/// The user of a `USER#<id>` partition key (profile, sessions, pointers, earnings records).
+pub fn parse_pk(pk: &str) -> Option<UserId> {
+    UserId::parse(super::after(pk, "USER#")?)
+}
+
+/// The role and state of a listing partition key.
+pub fn parse_list_index_pk(pk: &str) -> Option<(Role, bool)> {
+    let (role, state) = super::after(pk, "USERS#")?.split_once('#')?;
+    let active = match state {
+        "active" => true,
+        "inactive" => false,
+        _ => return None,
+    };
+    Some((Role::parse(role)?, active))
+}
+
+/// The creation time and user of an index sort key.
+pub fn parse_index_sk(sk: &str) -> Option<(OffsetDateTime, UserId)> {
+    let (at, id) = super::split_time_sk(sk)?;
+    Some((at, UserId::parse(id)?))
+}
+
 pub fn index_sk(created_at: OffsetDateTime, user: &UserId) -> String {
     format!("{}#{user}", clock::rfc3339(created_at))
 }
