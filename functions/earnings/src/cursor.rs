@@ -1,126 +1,19 @@
-//! Opaque pagination cursors. A cursor is the position to resume after (a sort key) and an
-//! HMAC-SHA256 over that position and the listing's scope (whose records or entries), keyed
-//! with a key derived from the JWT signing key. A client can neither edit a cursor nor carry
-//! one into another developer's listing: the scope is never read from the cursor, only
-//! checked. The position is not secret (it is an agent id or an entry's time and id).
-//!
-//! Cursors signed before a key rotation verify while that key is AWSPREVIOUS; older ones are
-//! refused and the client starts the listing again.
+//! The earnings listings' cursors: [`capecontrol_shared::cursor`] under this listing's purpose
+//! (unchanged since cursors were first issued, so cursors in clients' hands stay valid).
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use capecontrol_shared::keyring::{KeySet, SigningKey};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use capecontrol_shared::cursor::Cursors;
+use capecontrol_shared::keyring::KeySet;
 
 use crate::EarningsError;
 
-type HmacSha256 = Hmac<Sha256>;
-
-/// Separates the cursor key from every other use of the signing key.
-const PURPOSE: &[u8] = b"capecontrol earnings cursor v1";
-const MAX_CURSOR_CHARS: usize = 512;
+const CURSORS: Cursors = Cursors::new(b"capecontrol earnings cursor v1");
 
 pub(crate) fn encode(keys: &KeySet, scope: &str, position: &str) -> String {
-    let tag = tag(&keys.current, scope, position);
-    format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(position),
-        URL_SAFE_NO_PAD.encode(tag)
-    )
+    CURSORS.encode(keys, scope, position)
 }
 
-/// The position a cursor names, if this service issued it for `scope`.
 pub(crate) fn decode(keys: &KeySet, scope: &str, cursor: &str) -> Result<String, EarningsError> {
-    if cursor.len() > MAX_CURSOR_CHARS {
-        return Err(EarningsError::InvalidCursor);
-    }
-    let (position, tag) = cursor.split_once('.').ok_or(EarningsError::InvalidCursor)?;
-    let position = URL_SAFE_NO_PAD
-        .decode(position)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .ok_or(EarningsError::InvalidCursor)?;
-    let tag = URL_SAFE_NO_PAD
-        .decode(tag)
-        .map_err(|_| EarningsError::InvalidCursor)?;
-    let genuine = std::iter::once(&keys.current)
-        .chain(keys.previous.as_ref())
-        .any(|key| mac(key, scope, &position).verify_slice(&tag).is_ok());
-    if genuine {
-        Ok(position)
-    } else {
-        Err(EarningsError::InvalidCursor)
-    }
-}
-
-fn tag(key: &SigningKey, scope: &str, position: &str) -> Vec<u8> {
-    mac(key, scope, position).finalize().into_bytes().to_vec()
-}
-
-fn mac(key: &SigningKey, scope: &str, position: &str) -> HmacSha256 {
-    let mut derive = HmacSha256::new_from_slice(key.bytes()).unwrap_or_else(|_| {
-        unreachable!("HMAC takes keys of any length");
-    });
-    derive.update(PURPOSE);
-    let cursor_key = derive.finalize().into_bytes();
-    let mut mac = HmacSha256::new_from_slice(&cursor_key).unwrap_or_else(|_| {
-        unreachable!("HMAC takes keys of any length");
-    });
-    // Length-prefixed, so that no (scope, position) pair can pass for another.
-    mac.update(&(scope.len() as u64).to_be_bytes());
-    mac.update(scope.as_bytes());
-    mac.update(position.as_bytes());
-    mac
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn key(kid: &str, fill: u8) -> SigningKey {
-        SigningKey::new(kid, vec![fill; 32]).expect("key")
-    }
-
-    fn keys() -> KeySet {
-        KeySet {
-            current: key("k2", 2),
-            previous: Some(key("k1", 1)),
-        }
-    }
-
-    #[test]
-    fn a_cursor_decodes_to_its_position_in_its_own_scope_only() {
-        let cursor = encode(&keys(), "records:dev-a", "EARNINGS#agent-9");
-        assert_eq!(
-            decode(&keys(), "records:dev-a", &cursor).expect("valid"),
-            "EARNINGS#agent-9"
-        );
-        assert!(decode(&keys(), "records:dev-b", &cursor).is_err());
-    }
-
-    #[test]
-    fn an_edited_position_or_tag_is_refused() {
-        let cursor = encode(&keys(), "s", "EARNINGS#agent-9");
-        let (_, tag) = cursor.split_once('.').expect("two parts");
-        let forged = format!("{}.{tag}", URL_SAFE_NO_PAD.encode("EARNINGS#agent-0"));
-        for bad in [forged.as_str(), "", ".", "abc", &cursor[..cursor.len() - 2]] {
-            assert!(decode(&keys(), "s", bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn cursors_survive_one_rotation_of_the_signing_key() {
-        let before = KeySet {
-            current: key("k1", 1),
-            previous: None,
-        };
-        let cursor = encode(&before, "s", "p");
-        assert_eq!(decode(&keys(), "s", &cursor).expect("previous key"), "p");
-        let twice = KeySet {
-            current: key("k3", 3),
-            previous: Some(key("k2", 2)),
-        };
-        assert!(decode(&twice, "s", &cursor).is_err());
-    }
+    CURSORS
+        .decode(keys, scope, cursor)
+        .map_err(|_| EarningsError::InvalidCursor)
 }

@@ -1,5 +1,6 @@
 use capecontrol_shared::auth::AuthError;
 use capecontrol_shared::http::ApiError;
+use capecontrol_shared::reauth::ReauthError;
 use capecontrol_shared::throttle::RetryAfter;
 use lambda_http::http::StatusCode;
 
@@ -32,6 +33,18 @@ impl From<AuthError> for ResetError {
             AuthError::Unauthorized => Self::InvalidAccessToken,
             AuthError::KeysUnavailable => Self::KeysUnavailable,
             AuthError::Unexpected(error) => Self::Unexpected(error),
+        }
+    }
+}
+
+impl From<ReauthError> for ResetError {
+    fn from(error: ReauthError) -> Self {
+        match error {
+            ReauthError::WrongPassword => Self::WrongCurrentPassword,
+            ReauthError::TooManyAttempts(retry_after) => Self::TooManyAttempts(retry_after),
+            ReauthError::LockedOut => Self::LockedOut,
+            ReauthError::NoCredentials => Self::InvalidAccessToken,
+            ReauthError::Unexpected(error) => Self::Unexpected(error),
         }
     }
 }
