@@ -8,6 +8,7 @@ pub mod config;
 pub mod cursor;
 pub mod db;
 pub mod email;
+pub mod erasure;
 pub mod fields;
 pub mod http;
 pub mod jwt;

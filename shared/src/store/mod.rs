@@ -9,6 +9,7 @@
 
 pub mod audit_log;
 pub mod credentials;
+pub mod deletions;
 pub mod earnings;
 pub mod login_failures;
 pub mod password_resets;
