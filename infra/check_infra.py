@@ -40,12 +40,18 @@ EXPECTED_ROUTES = {
     ("POST", "/earnings/agents", "earnings"),
     ("POST", "/earnings/sales", "earnings"),
     ("POST", "/earnings/payouts", "earnings"),
+    ("GET", "/users/me", "account"),
+    ("PATCH", "/users/me", "account"),
+    ("DELETE", "/users/me", "account"),
+    ("GET", "/users/me/export", "account"),
+    ("GET", "/auth/sessions", "account"),
+    ("DELETE", "/auth/sessions/{id}", "account"),
 }
 EXPECTED_ENV = {
     "TABLE_NAME", "SIGNING_SECRET_ARN", "JWT_ISSUER", "JWT_AUDIENCE",
     "ACCESS_TOKEN_TTL_SECONDS", "REFRESH_IDLE_TTL_SECONDS",
     "REFRESH_ABSOLUTE_TTL_SECONDS", "REFRESH_GRACE_SECONDS",
-    "AUDIT_RETENTION_DAYS", "MAIL_SENDER", "LINK_BASE_URL", "VERIFY_TOKEN_TTL_SECONDS",
+    "AUDIT_RETENTION_DAYS", "FINANCIAL_RETENTION_DAYS", "MAIL_SENDER", "LINK_BASE_URL", "VERIFY_TOKEN_TTL_SECONDS",
     "RESET_TOKEN_TTL_SECONDS", "ENUMERATION_SAFE_REGISTRATION", "ALLOW_UNVERIFIED_LOGIN",
     "LOGIN_THROTTLE_FREE_FAILURES", "LOGIN_THROTTLE_BASE_SECONDS", "LOGIN_THROTTLE_MAX_SECONDS",
     "LOGIN_LOCKOUT_FAILURES", "LOGIN_FAILURE_MEMORY_SECONDS",
@@ -65,7 +71,29 @@ TABLE_ACTIONS = {
     "VerifyFunction": {"GetItem", "PutItem", "UpdateItem", "TransactWriteItems",
                        "ConditionCheckItem"},
     "EarningsFunction": {"GetItem", "Query", "PutItem", "TransactWriteItems"},
+    "AccountFunction": {"GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "DeleteItem",
+                        "TransactWriteItems"},
+    "PurgeFunction": {"GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "DeleteItem",
+                      "TransactWriteItems"},
 }
+# Index ARNs a function may name (every other statement names the table or the secret only).
+INDEX_RESOURCES = {
+    "AccountFunction": {"gsi1", "gsi2"},
+    "PurgeFunction": {"gsi1"},
+}
+# Functions invoked by a schedule rather than by HTTP routes.
+SCHEDULED = {"PurgeFunction": "rate(15 minutes)"}
+
+
+def resources_of(res: dict) -> list:
+    """Every Resource named by a function's inline policy statements."""
+    found = []
+    for pol in res["Properties"].get("Policies") or []:
+        for st in (pol.get("Statement") or []) if isinstance(pol, dict) else []:
+            r = st.get("Resource")
+            for one in r if isinstance(r, list) else [r]:
+                found.append(one.get("Fn::Sub", one) if isinstance(one, dict) else one)
+    return found
 
 
 def main() -> int:
@@ -120,9 +148,22 @@ def main() -> int:
                 for r in resources:
                     if r == "*":
                         errors.append(f"{name}: wildcard resource")
+        indexes = {str(r).rsplit("/index/", 1)[1] for r in resources_of(res) if "/index/" in str(r)}
+        if indexes != INDEX_RESOURCES.get(name, set()):
+            errors.append(f"{name}: index resources {sorted(indexes)}, "
+                          f"expected {sorted(INDEX_RESOURCES.get(name, set()))}")
         want = TABLE_ACTIONS.get(name)
         if want is not None and table_actions != want:
             errors.append(f"{name}: table actions {sorted(table_actions)}, expected {sorted(want)}")
+
+    # -- schedules
+    for name, res in functions.items():
+        schedules = {ev.get("Properties", {}).get("Schedule")
+                     for ev in (res["Properties"].get("Events") or {}).values()
+                     if ev.get("Type") == "Schedule"}
+        want = {SCHEDULED[name]} if name in SCHEDULED else set()
+        if schedules != want:
+            errors.append(f"{name}: schedules {sorted(map(str, schedules))}, expected {sorted(want)}")
 
     for e in errors:
         print(f"check_infra: {e}", file=sys.stderr)
