@@ -106,6 +106,17 @@ pub async fn call(
     body: Option<&Value>,
     token: &str,
 ) -> Response<Body> {
+    ::earnings::handle(state, request(method, path, body, token)).await
+}
+
+/// An HTTP API v2 event of `method` on `path` (with its query), a JSON body or none, and a
+/// bearer token unless `token` is empty.
+pub fn request(
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+    token: &str,
+) -> lambda_http::Request {
     let mut event = Event::new(EventKind::HttpApiV2, path)
         .expect("event")
         .method(method);
@@ -125,7 +136,7 @@ pub async fn call(
     if !token.is_empty() {
         event = event.header("authorization", &format!("Bearer {token}"));
     }
-    ::earnings::handle(state, event.request().expect("request")).await
+    event.request().expect("request")
 }
 
 /// A status and a JSON body.

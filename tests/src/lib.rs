@@ -15,6 +15,7 @@ use capecontrol_shared::store::Item;
 use serde_json::Value;
 use std::path::PathBuf;
 
+pub mod account;
 pub mod earnings;
 
 /// One isolated environment: its own table and secret, and function state using them.
