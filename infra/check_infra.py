@@ -51,7 +51,8 @@ EXPECTED_ENV = {
     "TABLE_NAME", "SIGNING_SECRET_ARN", "JWT_ISSUER", "JWT_AUDIENCE",
     "ACCESS_TOKEN_TTL_SECONDS", "REFRESH_IDLE_TTL_SECONDS",
     "REFRESH_ABSOLUTE_TTL_SECONDS", "REFRESH_GRACE_SECONDS",
-    "AUDIT_RETENTION_DAYS", "FINANCIAL_RETENTION_DAYS", "MAIL_SENDER", "LINK_BASE_URL", "VERIFY_TOKEN_TTL_SECONDS",
+    "AUDIT_RETENTION_DAYS", "FINANCIAL_RETENTION_DAYS", "MAIL_SENDER", "LINK_BASE_URL",
+    "VERIFY_TOKEN_TTL_SECONDS",
     "RESET_TOKEN_TTL_SECONDS", "ENUMERATION_SAFE_REGISTRATION", "ALLOW_UNVERIFIED_LOGIN",
     "LOGIN_THROTTLE_FREE_FAILURES", "LOGIN_THROTTLE_BASE_SECONDS", "LOGIN_THROTTLE_MAX_SECONDS",
     "LOGIN_LOCKOUT_FAILURES", "LOGIN_FAILURE_MEMORY_SECONDS",
@@ -163,7 +164,8 @@ def main() -> int:
                      if ev.get("Type") == "Schedule"}
         want = {SCHEDULED[name]} if name in SCHEDULED else set()
         if schedules != want:
-            errors.append(f"{name}: schedules {sorted(map(str, schedules))}, expected {sorted(want)}")
+            errors.append(f"{name}: schedules {sorted(map(str, schedules))}, "
+                          f"expected {sorted(want)}")
 
     for e in errors:
         print(f"check_infra: {e}", file=sys.stderr)
