@@ -4,11 +4,13 @@
 //! attempted during a wait or lockout is refused unchecked, as login refuses it.
 
 use anyhow::Context;
+use lambda_http::http::StatusCode;
 
 use crate::audit::{AuditEntry, AuditEvent};
 use crate::clock;
 use crate::db;
 use crate::email::Email;
+use crate::http::ApiError;
 use crate::password::{Password, PasswordHashString};
 use crate::request_meta::RequestMeta;
 use crate::state::AppState;
@@ -31,6 +33,37 @@ pub enum ReauthError {
     NoCredentials,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
+}
+
+impl ReauthError {
+    /// The answer: 403 `invalid_current_password`, 429 `too_many_attempts` (with
+    /// `Retry-After`) or `login_locked`, as password change and login answer them; 401 when the
+    /// credentials are gone (the account changed under the token).
+    pub fn into_api_error(self) -> ApiError {
+        match self {
+            Self::WrongPassword => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "invalid_current_password",
+                "The current password is not correct.",
+            ),
+            Self::TooManyAttempts(retry_after) => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                "Too many failed password checks; try again after the Retry-After delay.",
+            )
+            .with_retry_after(retry_after),
+            Self::LockedOut => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "login_locked",
+                "Too many failed logins; reset the password to sign in again.",
+            ),
+            Self::NoCredentials => ApiError::unauthorized(),
+            Self::Unexpected(error) => {
+                tracing::error!(error = format!("{error:#}"), "password check failed");
+                ApiError::internal()
+            }
+        }
+    }
 }
 
 /// The caller's credentials once `current` is proven to be their password.

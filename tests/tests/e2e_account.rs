@@ -8,6 +8,14 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
+async fn register(api: &LocalApi, email: &str) {
+    let body = registration(email);
+    let (status, answer) = api
+        .call(Method::POST, "/auth/register", Some(&body), "")
+        .await;
+    assert_eq!(status, 202, "{answer}");
+}
+
 async fn login(api: &LocalApi, email: &str) -> Value {
     let body = json!({ "email": email, "password": STRONG_PASSWORD });
     let (status, tokens) = api.call(Method::POST, "/auth/login", Some(&body), "").await;
@@ -43,15 +51,7 @@ async fn export_keys(api: &LocalApi, access: &str) -> Vec<String> {
 async fn an_account_is_read_changed_exported_and_deleted_over_http() {
     let api = LocalApi::default();
     let email = unique_email("e2e-account");
-    let (status, _) = api
-        .call(
-            Method::POST,
-            "/auth/register",
-            Some(&registration(&email)),
-            "",
-        )
-        .await;
-    assert_eq!(status, 202);
+    register(&api, &email).await;
     let first = login(&api, &email).await;
     let access = text(&first, "access_token");
     for _ in 0..30 {
@@ -125,15 +125,7 @@ async fn an_account_is_read_changed_exported_and_deleted_over_http() {
             .0,
         401
     );
-    let (status, _) = api
-        .call(
-            Method::POST,
-            "/auth/register",
-            Some(&registration(&email)),
-            "",
-        )
-        .await;
-    assert_eq!(status, 202);
+    register(&api, &email).await;
     let fresh = login(&api, &email).await;
     let (status, me) = api
         .call(

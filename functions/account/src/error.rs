@@ -2,7 +2,6 @@ use capecontrol_shared::auth::AuthError;
 use capecontrol_shared::fields::FieldError;
 use capecontrol_shared::http::ApiError;
 use capecontrol_shared::reauth::ReauthError;
-use capecontrol_shared::throttle::RetryAfter;
 use lambda_http::http::StatusCode;
 
 #[derive(Debug, thiserror::Error)]
@@ -11,12 +10,9 @@ pub enum AccountError {
     Rejected(ApiError),
     #[error("the access token is not valid")]
     InvalidAccessToken,
-    #[error("the current password is wrong")]
-    WrongCurrentPassword,
-    #[error("too many failed password checks")]
-    TooManyAttempts(RetryAfter),
-    #[error("locked until the password is reset")]
-    LockedOut,
+    /// The current password was wrong, or could not be checked (throttled).
+    #[error(transparent)]
+    Reauth(ReauthError),
     #[error("the account changed meanwhile")]
     AccountChanged,
     #[error("the developer is owed money")]
@@ -45,13 +41,7 @@ impl From<AuthError> for AccountError {
 
 impl From<ReauthError> for AccountError {
     fn from(error: ReauthError) -> Self {
-        match error {
-            ReauthError::WrongPassword => Self::WrongCurrentPassword,
-            ReauthError::TooManyAttempts(retry_after) => Self::TooManyAttempts(retry_after),
-            ReauthError::LockedOut => Self::LockedOut,
-            ReauthError::NoCredentials => Self::InvalidAccessToken,
-            ReauthError::Unexpected(error) => Self::Unexpected(error),
-        }
+        Self::Reauth(error)
     }
 }
 
@@ -74,22 +64,7 @@ impl AccountError {
         match self {
             Self::Rejected(error) => error,
             Self::InvalidAccessToken => ApiError::unauthorized(),
-            Self::WrongCurrentPassword => ApiError::new(
-                StatusCode::FORBIDDEN,
-                "invalid_current_password",
-                "The current password is not correct.",
-            ),
-            Self::TooManyAttempts(retry_after) => ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_attempts",
-                "Too many failed password checks; try again after the Retry-After delay.",
-            )
-            .with_retry_after(retry_after),
-            Self::LockedOut => ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "login_locked",
-                "Too many failed logins; reset the password to sign in again.",
-            ),
+            Self::Reauth(error) => error.into_api_error(),
             Self::AccountChanged => conflict(
                 "account_changed",
                 "The account changed meanwhile; try again.",

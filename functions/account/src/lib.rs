@@ -83,7 +83,7 @@ fn route(request: &Request) -> Result<Route, ApiError> {
     let path = request.uri().path().trim_end_matches('/');
     let method = request.method();
     if path.ends_with("/users/me/export") {
-        return route_for(method, &[(Method::GET, Route::Export)]);
+        return http::route_for(method, &[(Method::GET, Route::Export)]);
     }
     if path.ends_with("/users/me") {
         let allowed = [
@@ -91,10 +91,10 @@ fn route(request: &Request) -> Result<Route, ApiError> {
             (Method::PATCH, Route::Patch),
             (Method::DELETE, Route::Delete),
         ];
-        return route_for(method, &allowed);
+        return http::route_for(method, &allowed);
     }
     if path.ends_with("/auth/sessions") {
-        return route_for(method, &[(Method::GET, Route::Sessions)]);
+        return http::route_for(method, &[(Method::GET, Route::Sessions)]);
     }
     let (parent, last) = path.rsplit_once('/').ok_or_else(ApiError::not_found)?;
     if !parent.ends_with("/auth/sessions") || last.is_empty() {
@@ -105,19 +105,7 @@ fn route(request: &Request) -> Result<Route, ApiError> {
         .and_then(|params| params.first("id"))
         .unwrap_or(last)
         .to_owned();
-    route_for(method, &[(Method::DELETE, Route::Revoke(id))])
-}
-
-fn route_for(method: &Method, allowed: &[(Method, Route)]) -> Result<Route, ApiError> {
-    allowed
-        .iter()
-        .find(|(m, _)| m == method)
-        .map(|(_, route)| route.clone())
-        .ok_or(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "This route does not take that method.",
-        ))
+    http::route_for(method, &[(Method::DELETE, Route::Revoke(id))])
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use serde_json::Value;
 
 use super::query::Partition;
-use super::{Budget, Progress, WRITES_PER_TRANSACTION};
+use super::{Budget, Progress};
 use crate::state::AppState;
 use crate::store::deletions::TombstoneItem;
 use crate::store::users::UserId;
@@ -24,22 +24,14 @@ pub(super) async fn detach(
     budget: &mut Budget,
 ) -> anyhow::Result<Progress> {
     let index = Partition::index(audit_log::user_index_pk(&tomb.user_id));
-    loop {
-        let (items, _) = index
-            .page(state, WRITES_PER_TRANSACTION as i32, None)
-            .await?;
-        if items.is_empty() {
-            return Ok(Progress::Complete);
-        }
-        if !budget.take() {
-            return Ok(Progress::Pending);
-        }
+    super::drain(state, &index, budget, |items| {
         let mut writes = Vec::new();
-        for item in &items {
+        for item in items {
             writes.extend(anonymized(state.table(), item, &tomb.user_id)?);
         }
-        super::write(state, writes).await?;
-    }
+        Ok(writes)
+    })
+    .await
 }
 
 /// The update that detaches `entry` from `user`, or None when it holds nothing of theirs. Its

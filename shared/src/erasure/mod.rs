@@ -164,17 +164,10 @@ async fn purge_partition(
     budget: &mut Budget,
 ) -> anyhow::Result<Progress> {
     let partition = query::Partition::base(users::pk(&tomb.user_id));
-    loop {
-        let (items, _) = partition
-            .page(state, WRITES_PER_TRANSACTION as i32, None)
-            .await?;
-        if items.is_empty() {
-            return Ok(Progress::Complete);
-        }
-        if !delete_all(state, &items, budget).await? {
-            return Ok(Progress::Pending);
-        }
-    }
+    drain(state, &partition, budget, |items| {
+        items.iter().map(|i| delete_of(state.table(), i)).collect()
+    })
+    .await
 }
 
 /// Items found by one of the user's gsi1 partitions (refresh tokens, resets, verifications).
@@ -186,16 +179,31 @@ async fn purge_index(
     budget: &mut Budget,
 ) -> anyhow::Result<Progress> {
     let index = query::Partition::index(partition);
+    drain(state, &index, budget, |items| {
+        items.iter().map(|i| delete_of(state.table(), i)).collect()
+    })
+    .await
+}
+
+/// Writes `writes_for` each page of `partition` until a read finds it empty (every page's
+/// writes take its items out of the partition), a transaction per page.
+async fn drain(
+    state: &AppState,
+    partition: &query::Partition,
+    budget: &mut Budget,
+    writes_for: impl Fn(&[Item]) -> anyhow::Result<Vec<TransactWriteItem>>,
+) -> anyhow::Result<Progress> {
     loop {
-        let (items, _) = index
+        let (items, _) = partition
             .page(state, WRITES_PER_TRANSACTION as i32, None)
             .await?;
         if items.is_empty() {
             return Ok(Progress::Complete);
         }
-        if !delete_all(state, &items, budget).await? {
+        if !budget.take() {
             return Ok(Progress::Pending);
         }
+        write(state, writes_for(&items)?).await?;
     }
 }
 
@@ -298,6 +306,9 @@ fn delete_of(table: &str, item: &Item) -> anyhow::Result<TransactWriteItem> {
 /// `attribute_exists(pk)`: an entry deleted by its TTL meanwhile is left out and the rest
 /// written again.
 async fn write(state: &AppState, mut writes: Vec<TransactWriteItem>) -> anyhow::Result<()> {
+    if writes.is_empty() {
+        return Ok(());
+    }
     for _ in 0..3 {
         match db::transact(&state.dynamo, writes.clone()).await {
             Ok(()) => return Ok(()),
