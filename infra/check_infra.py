@@ -46,6 +46,9 @@ EXPECTED_ROUTES = {
     ("GET", "/users/me/export", "account"),
     ("GET", "/auth/sessions", "account"),
     ("DELETE", "/auth/sessions/{id}", "account"),
+    ("GET", "/admin/users", "admin"),
+    ("PATCH", "/admin/users/{id}", "admin"),
+    ("GET", "/admin/audit", "admin"),
 }
 EXPECTED_ENV = {
     "TABLE_NAME", "SIGNING_SECRET_ARN", "JWT_ISSUER", "JWT_AUDIENCE",
@@ -72,28 +75,41 @@ TABLE_ACTIONS = {
     "VerifyFunction": {"GetItem", "PutItem", "UpdateItem", "TransactWriteItems",
                        "ConditionCheckItem"},
     "EarningsFunction": {"GetItem", "Query", "PutItem", "TransactWriteItems"},
+    "AdminFunction": {"GetItem", "Query", "PutItem", "UpdateItem", "ConditionCheckItem",
+                      "TransactWriteItems"},
     "AccountFunction": {"GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "DeleteItem",
                         "TransactWriteItems"},
     "PurgeFunction": {"GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "DeleteItem",
                       "TransactWriteItems"},
 }
-# Index ARNs a function may name (every other statement names the table or the secret only).
-INDEX_RESOURCES = {
-    "AccountFunction": {"gsi1", "gsi2"},
+# Functions that may Query indexes, and exactly which (every other function's statements name
+# the table only).
+INDEX_QUERIES = {
+    "AdminFunction": {"gsi1", "gsi2", "gsi3"},
+    "AccountFunction": {"gsi1"},
     "PurgeFunction": {"gsi1"},
 }
 # Functions invoked by a schedule rather than by HTTP routes.
 SCHEDULED = {"PurgeFunction": "rate(15 minutes)"}
 
 
-def resources_of(res: dict) -> list:
-    """Every Resource named by a function's inline policy statements."""
-    found = []
-    for pol in res["Properties"].get("Policies") or []:
-        for st in (pol.get("Statement") or []) if isinstance(pol, dict) else []:
-            r = st.get("Resource")
-            for one in r if isinstance(r, list) else [r]:
-                found.append(one.get("Fn::Sub", one) if isinstance(one, dict) else one)
+def index_resources(function: dict) -> set[str]:
+    """The table indexes a function's statements name (`${AuthTable.Arn}/index/<name>`), and
+    fails on a statement that grants anything but Query on one."""
+    found: set[str] = set()
+    for pol in function["Properties"].get("Policies") or []:
+        for st in (pol.get("Statement") if isinstance(pol, dict) else None) or []:
+            resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+            for r in resources:
+                text = r.get("Fn::Sub") if isinstance(r, dict) else r
+                if not isinstance(text, str):
+                    continue
+                match = re.fullmatch(r"\$\{AuthTable\.Arn\}/index/(\w+)", text)
+                if match:
+                    if st["Action"] != ["dynamodb:Query"]:
+                        found.add(f"{match.group(1)} (not Query only)")
+                    else:
+                        found.add(match.group(1))
     return found
 
 
@@ -149,10 +165,10 @@ def main() -> int:
                 for r in resources:
                     if r == "*":
                         errors.append(f"{name}: wildcard resource")
-        indexes = {str(r).rsplit("/index/", 1)[1] for r in resources_of(res) if "/index/" in str(r)}
-        if indexes != INDEX_RESOURCES.get(name, set()):
-            errors.append(f"{name}: index resources {sorted(indexes)}, "
-                          f"expected {sorted(INDEX_RESOURCES.get(name, set()))}")
+        indexes = index_resources(res)
+        if indexes != INDEX_QUERIES.get(name, set()):
+            errors.append(f"{name}: index resources {sorted(indexes)}, expected "
+                          f"{sorted(INDEX_QUERIES.get(name, set()))}")
         want = TABLE_ACTIONS.get(name)
         if want is not None and table_actions != want:
             errors.append(f"{name}: table actions {sorted(table_actions)}, expected {sorted(want)}")

@@ -42,9 +42,48 @@ pub enum AuditEvent {
     DataExported,
     /// The last step of an account's purge; carries no personal data.
     AccountDeleted,
+    /// An admin changed a user's role or active state.
+    AdminUserChanged,
+    /// An admin listed users.
+    AdminUsersListed,
+    /// An admin read the audit trail.
+    AdminAuditRead,
 }
 
 impl AuditEvent {
+    pub const ALL: [Self; 25] = [
+        Self::UserRegistered,
+        Self::LoginSucceeded,
+        Self::LoginFailed,
+        Self::TokenRefreshed,
+        Self::RefreshTokenReuseDetected,
+        Self::Logout,
+        Self::LogoutAll,
+        Self::RegistrationAttemptOnTakenEmail,
+        Self::MailFailed,
+        Self::EmailVerified,
+        Self::PasswordResetRequested,
+        Self::PasswordResetCompleted,
+        Self::PasswordChanged,
+        Self::LoginThrottleStarted,
+        Self::LoginLockedOut,
+        Self::LoginThrottled,
+        Self::RateLimited,
+        Self::EarningsAgentCreated,
+        Self::EarningsSaleRecorded,
+        Self::EarningsPayoutRecorded,
+        Self::EarningsRecordChanged,
+        Self::AdminGranted,
+        Self::AdminUserChanged,
+        Self::AdminUsersListed,
+        Self::AdminAuditRead,
+    ];
+
+    /// The event named `text` (an audit query's `event_type`).
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|event| event.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::UserRegistered => "user_registered",
@@ -73,6 +112,9 @@ impl AuditEvent {
             Self::SessionRevoked => "session_revoked",
             Self::DataExported => "data_exported",
             Self::AccountDeleted => "account_deleted",
+            Self::AdminUserChanged => "admin_user_changed",
+            Self::AdminUsersListed => "admin_users_listed",
+            Self::AdminAuditRead => "admin_audit_read",
         }
     }
 
@@ -110,6 +152,9 @@ impl AuditEvent {
             Self::SessionRevoked => "A user ended one of their sessions.",
             Self::DataExported => "A user exported a page of their stored data.",
             Self::AccountDeleted => "An account and its personal data were erased.",
+            Self::AdminUserChanged => "An admin changed a user's role or active state.",
+            Self::AdminUsersListed => "An admin listed user accounts.",
+            Self::AdminAuditRead => "An admin read the audit trail.",
         }
     }
 }

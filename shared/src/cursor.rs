@@ -1,51 +1,51 @@
-//! Opaque pagination cursors. A cursor is the position to resume after and an HMAC-SHA256
-//! over that position and the listing's scope (whose items), keyed with a key derived from the
-//! JWT signing key and the listing's purpose. A client can neither edit a cursor nor carry one
-//! into another user's listing: the scope is never read from the cursor, only checked. The
-//! position is not secret (a sort key, an id, a time): callers put nothing secret in it.
+//! Opaque pagination cursors. A cursor is the position to resume after (a sort key) and an
+//! HMAC-SHA256 over that position and the listing's scope (whose records, which filters),
+//! keyed with a key derived from the JWT signing key and the listing's purpose. A client can
+//! neither edit a cursor nor carry one into another listing: the scope is never read from the
+//! cursor, only checked. The position is not secret (a sort key of the listed items).
 //!
 //! Cursors signed before a key rotation verify while that key is AWSPREVIOUS; older ones are
 //! refused and the client starts the listing again.
 
-use crate::keyring::{KeySet, SigningKey};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-/// The cursor was not issued by this service for this listing (edited, foreign, too old).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("invalid cursor")]
-pub struct InvalidCursor;
+use crate::keyring::{KeySet, SigningKey};
 
 type HmacSha256 = Hmac<Sha256>;
 
 const MAX_CURSOR_CHARS: usize = 512;
 
-/// Cursors of one kind of listing; `purpose` separates their key from every other use of the
-/// signing key (and from other listings' cursors).
-#[derive(Debug, Clone, Copy)]
-pub struct Cursors {
-    purpose: &'static [u8],
+/// A cursor this service did not issue for the listing (edited, from another listing, or
+/// signed with a key no longer kept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the cursor is not one this listing issued")]
+pub struct InvalidCursor;
+
+/// The listings that sign cursors; each derives its own key from the signing key, so that no
+/// cursor of one kind verifies as another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Earnings,
+    Admin,
+    /// `GET /users/me/export`.
+    Export,
 }
 
-impl Cursors {
-    pub const fn new(purpose: &'static [u8]) -> Self {
-        Self { purpose }
-    }
-
-    pub fn encode(self, keys: &KeySet, scope: &str, position: &str) -> String {
-        encode(self.purpose, keys, scope, position)
-    }
-
-    /// The position a cursor names, if this service issued it for `scope`.
-    pub fn decode(self, keys: &KeySet, scope: &str, cursor: &str) -> Result<String, InvalidCursor> {
-        decode(self.purpose, keys, scope, cursor)
+impl Purpose {
+    fn label(self) -> &'static [u8] {
+        match self {
+            Self::Earnings => b"capecontrol earnings cursor v1",
+            Self::Admin => b"capecontrol admin cursor v1",
+            Self::Export => b"capecontrol export cursor v1",
+        }
     }
 }
 
-fn encode(purpose: &[u8], keys: &KeySet, scope: &str, position: &str) -> String {
-    let tag = mac(purpose, &keys.current, scope, position)
+pub fn encode(keys: &KeySet, purpose: Purpose, scope: &str, position: &str) -> String {
+    let tag = mac(&keys.current, purpose, scope, position)
         .finalize()
         .into_bytes();
     format!(
@@ -55,9 +55,10 @@ fn encode(purpose: &[u8], keys: &KeySet, scope: &str, position: &str) -> String 
     )
 }
 
-fn decode(
-    purpose: &[u8],
+/// The position a cursor names, if this service issued it for `scope`.
+pub fn decode(
     keys: &KeySet,
+    purpose: Purpose,
     scope: &str,
     cursor: &str,
 ) -> Result<String, InvalidCursor> {
@@ -74,7 +75,7 @@ fn decode(
     let genuine = std::iter::once(&keys.current)
         .chain(keys.previous.as_ref())
         .any(|key| {
-            mac(purpose, key, scope, &position)
+            mac(key, purpose, scope, &position)
                 .verify_slice(&tag)
                 .is_ok()
         });
@@ -85,11 +86,11 @@ fn decode(
     }
 }
 
-fn mac(purpose: &[u8], key: &SigningKey, scope: &str, position: &str) -> HmacSha256 {
+fn mac(key: &SigningKey, purpose: Purpose, scope: &str, position: &str) -> HmacSha256 {
     let mut derive = HmacSha256::new_from_slice(key.bytes()).unwrap_or_else(|_| {
         unreachable!("HMAC takes keys of any length");
     });
-    derive.update(purpose);
+    derive.update(purpose.label());
     let cursor_key = derive.finalize().into_bytes();
     let mut mac = HmacSha256::new_from_slice(&cursor_key).unwrap_or_else(|_| {
         unreachable!("HMAC takes keys of any length");
@@ -105,26 +106,10 @@ fn mac(purpose: &[u8], key: &SigningKey, scope: &str, position: &str) -> HmacSha
 mod tests {
     use super::*;
 
+    const E: Purpose = Purpose::Earnings;
+
     fn key(kid: &str, fill: u8) -> SigningKey {
         SigningKey::new(kid, vec![fill; 32]).expect("key")
-    }
-
-    const TEST: Cursors = Cursors::new(b"test cursor");
-
-    fn encode(keys: &KeySet, scope: &str, position: &str) -> String {
-        TEST.encode(keys, scope, position)
-    }
-
-    fn decode(keys: &KeySet, scope: &str, cursor: &str) -> Result<String, InvalidCursor> {
-        TEST.decode(keys, scope, cursor)
-    }
-
-    #[test]
-    fn cursors_of_another_purpose_are_refused() {
-        let cursor = encode(&keys(), "s", "p");
-        assert!(Cursors::new(b"other")
-            .decode(&keys(), "s", &cursor)
-            .is_err());
     }
 
     fn keys() -> KeySet {
@@ -136,21 +121,21 @@ mod tests {
 
     #[test]
     fn a_cursor_decodes_to_its_position_in_its_own_scope_only() {
-        let cursor = encode(&keys(), "records:dev-a", "EARNINGS#agent-9");
+        let cursor = encode(&keys(), E, "records:dev-a", "EARNINGS#agent-9");
         assert_eq!(
-            decode(&keys(), "records:dev-a", &cursor).expect("valid"),
+            decode(&keys(), E, "records:dev-a", &cursor).expect("valid"),
             "EARNINGS#agent-9"
         );
-        assert!(decode(&keys(), "records:dev-b", &cursor).is_err());
+        assert!(decode(&keys(), E, "records:dev-b", &cursor).is_err());
     }
 
     #[test]
     fn an_edited_position_or_tag_is_refused() {
-        let cursor = encode(&keys(), "s", "EARNINGS#agent-9");
+        let cursor = encode(&keys(), E, "s", "EARNINGS#agent-9");
         let (_, tag) = cursor.split_once('.').expect("two parts");
         let forged = format!("{}.{tag}", URL_SAFE_NO_PAD.encode("EARNINGS#agent-0"));
         for bad in [forged.as_str(), "", ".", "abc", &cursor[..cursor.len() - 2]] {
-            assert!(decode(&keys(), "s", bad).is_err(), "{bad:?}");
+            assert!(decode(&keys(), E, "s", bad).is_err(), "{bad:?}");
         }
     }
 
@@ -160,12 +145,18 @@ mod tests {
             current: key("k1", 1),
             previous: None,
         };
-        let cursor = encode(&before, "s", "p");
-        assert_eq!(decode(&keys(), "s", &cursor).expect("previous key"), "p");
+        let cursor = encode(&before, E, "s", "p");
+        assert_eq!(decode(&keys(), E, "s", &cursor).expect("previous key"), "p");
         let twice = KeySet {
             current: key("k3", 3),
             previous: Some(key("k2", 2)),
         };
-        assert!(decode(&twice, "s", &cursor).is_err());
+        assert!(decode(&twice, E, "s", &cursor).is_err());
+    }
+
+    #[test]
+    fn a_cursor_of_one_purpose_is_refused_by_another() {
+        let cursor = encode(&keys(), E, "s", "p");
+        assert!(decode(&keys(), Purpose::Admin, "s", &cursor).is_err());
     }
 }

@@ -95,6 +95,15 @@ impl ApiError {
         )
     }
 
+    /// 405 for a route that exists but not with this method (multi-route functions).
+    pub fn wrong_method() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "This route does not take that method.",
+        )
+    }
+
     pub fn service_unavailable() -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -250,11 +259,7 @@ pub fn route_for<R: Clone>(
         .iter()
         .find(|(m, _)| m == method)
         .map(|(_, route)| route.clone())
-        .ok_or(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "This route does not take that method.",
-        ))
+        .ok_or(ApiError::wrong_method())
 }
 
 /// The route a request targets, whatever stage prefix API Gateway left in the path. `route`

@@ -20,6 +20,7 @@ pub mod one_time;
 pub mod opaque_token;
 pub mod password;
 pub mod profile_fields;
+pub mod query;
 pub mod reauth;
 pub mod request_meta;
 pub mod revocation;

@@ -17,7 +17,7 @@ pub async fn send(
     body: Option<&Value>,
     token: &str,
 ) -> (u16, Value) {
-    let request = crate::earnings::request(method, path, body, token);
+    let request = crate::earnings::request(crate::EventKind::HttpApiV2, method, path, body, token);
     let response = ::account::handle(state, request).await;
     (response.status().as_u16(), body_json(&response))
 }
@@ -66,43 +66,4 @@ pub fn items_mentioning<'a>(items: &'a [Item], needles: &[&str]) -> Vec<&'a Item
             })
         })
         .collect()
-}
-
-/// A client of the running local stack (`make test`'s end-to-end stage): JSON in, status and
-/// JSON out.
-#[derive(Debug, Clone)]
-pub struct LocalApi {
-    base: String,
-    client: reqwest::Client,
-}
-
-impl Default for LocalApi {
-    fn default() -> Self {
-        Self {
-            base: crate::local_api_url(),
-            client: reqwest::Client::new(),
-        }
-    }
-}
-
-impl LocalApi {
-    /// `method` on `path`, with a JSON body and a bearer token unless empty.
-    pub async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<&Value>,
-        token: &str,
-    ) -> (u16, Value) {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if !token.is_empty() {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = request.send().await.expect("the stack answers");
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
 }

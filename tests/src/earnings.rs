@@ -60,8 +60,30 @@ pub async fn seed_user(state: &AppState, role: Role, verified: bool) -> Seeded {
             .await
             .expect("seed a user");
     }
+    if role == Role::Admin {
+        count_admin(state).await;
+    }
     let token = access_token(state, &id, role, 0).await;
     Seeded { id, email, token }
+}
+
+/// Counts a seeded admin in the active-admin count, as every writer of admins does.
+async fn count_admin(state: &AppState) {
+    let write = capecontrol_shared::store::admins::count_change(state.table(), 1)
+        .expect("build")
+        .expect("a write");
+    let update = write.update.expect("an update");
+    state
+        .dynamo
+        .update_item()
+        .table_name(state.table())
+        .set_key(Some(update.key))
+        .update_expression(update.update_expression)
+        .set_expression_attribute_names(update.expression_attribute_names)
+        .set_expression_attribute_values(update.expression_attribute_values)
+        .send()
+        .await
+        .expect("count the admin");
 }
 
 /// An access token for `user` carrying `role` and token version `tv`, signed with the
@@ -106,20 +128,20 @@ pub async fn call(
     body: Option<&Value>,
     token: &str,
 ) -> Response<Body> {
-    ::earnings::handle(state, request(method, path, body, token)).await
+    let request = request(EventKind::HttpApiV2, method, path, body, token);
+    ::earnings::handle(state, request).await
 }
 
-/// An HTTP API v2 event of `method` on `path` (with its query), a JSON body or none, and a
-/// bearer token unless `token` is empty.
+/// A request of event shape `kind`: `path` may carry a query string (already encoded),
+/// `token` is sent as a bearer token unless empty.
 pub fn request(
+    kind: EventKind,
     method: &str,
     path: &str,
     body: Option<&Value>,
     token: &str,
 ) -> lambda_http::Request {
-    let mut event = Event::new(EventKind::HttpApiV2, path)
-        .expect("event")
-        .method(method);
+    let mut event = Event::new(kind, path).expect("event").method(method);
     let (path, query) = path.split_once('?').unwrap_or((path, ""));
     event = event.path(path);
     if !query.is_empty() {

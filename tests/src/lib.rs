@@ -16,7 +16,9 @@ use serde_json::Value;
 use std::path::PathBuf;
 
 pub mod account;
+pub mod admin_routes;
 pub mod earnings;
+pub mod local;
 
 /// One isolated environment: its own table and secret, and function state using them.
 #[derive(Debug)]
@@ -421,16 +423,45 @@ impl Event {
         self
     }
 
-    /// Sets the query string (already encoded), as each event shape carries it.
+    /// Sets the query string (already encoded), as each event shape carries it: HTTP API v2
+    /// and function URLs in `rawQueryString` and in `queryStringParameters` with a repeated
+    /// key's values joined by commas (as API Gateway does), REST v1 in
+    /// `multiValueQueryStringParameters` and, for each key, its last value in
+    /// `queryStringParameters`.
     pub fn query(mut self, pairs: &[(&str, &str)]) -> Self {
         let raw: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let map: serde_json::Map<String, Value> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
-            .collect();
-        match self.kind {
-            EventKind::RestApiV1 => self.value["queryStringParameters"] = Value::Object(map),
-            _ => self.value["rawQueryString"] = Value::from(raw.join("&")),
+        let mut multi: serde_json::Map<String, Value> = serde_json::Map::new();
+        for (key, value) in pairs {
+            let values = multi
+                .entry(*key)
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(values) = values {
+                values.push(Value::from(*value));
+            }
+        }
+        let single = |join: bool| -> serde_json::Map<String, Value> {
+            multi
+                .iter()
+                .map(|(key, values)| {
+                    let list: Vec<&str> = values
+                        .as_array()
+                        .map(|v| v.iter().filter_map(Value::as_str).collect())
+                        .unwrap_or_default();
+                    let text = if join {
+                        list.join(",")
+                    } else {
+                        list.last().copied().unwrap_or_default().to_owned()
+                    };
+                    (key.clone(), Value::from(text))
+                })
+                .collect()
+        };
+        if self.kind == EventKind::RestApiV1 {
+            self.value["queryStringParameters"] = Value::Object(single(false));
+            self.value["multiValueQueryStringParameters"] = Value::Object(multi);
+        } else {
+            self.value["queryStringParameters"] = Value::Object(single(true));
+            self.value["rawQueryString"] = Value::from(raw.join("&"));
         }
         self
     }

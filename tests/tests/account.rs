@@ -5,6 +5,7 @@
 use capecontrol_shared::erasure::{self, Budget, Progress};
 use capecontrol_shared::store::users::{Role, UserId};
 use capecontrol_tests::account::{export_all, items_mentioning, keys_of, send};
+use capecontrol_tests::admin_routes::admin_count;
 use capecontrol_tests::earnings::{self, payout, sale, seed_user};
 use capecontrol_tests::{
     call, registration, string, token, unique_email, Handler, TestStack, STRONG_PASSWORD,
@@ -274,22 +275,23 @@ async fn the_last_active_admin_cannot_delete_themselves_until_another_exists() {
         (status, refused["error"]["code"].as_str()),
         (409, Some("last_admin"))
     );
-    // A deactivated admin does not count; an active one does.
-    let inactive = seed_user(state, Role::Admin, true).await;
-    let no = aws_sdk_dynamodb::types::AttributeValue::Bool(false);
-    earnings::set_profile(state, &inactive.id, "is_active", no).await;
     assert_eq!(
-        send(state, "DELETE", "/users/me", Some(&body), &access)
-            .await
-            .0,
-        409
+        admin_count(state).await,
+        Some(1),
+        "a refusal changes nothing"
     );
+    assert_eq!(send(state, "GET", "/users/me", None, &access).await.0, 200);
     seed_user(state, Role::Admin, true).await;
     let (status, deleted) = send(state, "DELETE", "/users/me", Some(&body), &access).await;
     assert_eq!(
         (status, deleted["status"].as_str()),
         (200, Some("deleted")),
         "{deleted}"
+    );
+    assert_eq!(
+        admin_count(state).await,
+        Some(1),
+        "the deletion left the count"
     );
 }
 

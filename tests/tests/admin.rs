@@ -17,6 +17,13 @@ fn target<'a>(stack: &'a TestStack, hasher: &'a Hasher) -> Target<'a> {
     }
 }
 
+/// The active-admin count item's value, if the item exists.
+async fn admin_count(stack: &TestStack) -> Option<String> {
+    let all = stack.all_items().await.expect("scan");
+    let item = all.iter().find(|i| string(i, "pk") == Some("ADMINS"))?;
+    item.get("active_admins")?.as_n().ok().cloned()
+}
+
 fn email(text: &str) -> Email {
     Email::parse(text).expect("email")
 }
@@ -38,7 +45,8 @@ async fn an_unknown_email_becomes_a_verified_admin_who_can_log_in_and_use_admin_
     let users = stack.items_of("user").await.expect("scan");
     assert_eq!(string(&users[0], "role"), Some("admin"));
     assert_eq!(users[0]["is_verified"], AttributeValue::Bool(true));
-    assert!(string(&users[0], "gsi2pk").is_some_and(|k| k.starts_with("USERS#ROLE#admin#")));
+    assert_eq!(string(&users[0], "gsi1pk"), Some("USERS#admin#active"));
+    assert_eq!(admin_count(&stack).await.as_deref(), Some("1"));
     let credentials = stack.items_of("credentials").await.expect("scan");
     assert_eq!(string(&credentials[0], "role"), Some("admin"));
     let audit = stack.items_of("audit").await.expect("scan");
@@ -119,8 +127,16 @@ async fn promotion_needs_the_accounts_password_and_revokes_its_old_tokens() {
     );
     assert_eq!(send(state, "GET", "/earnings", None, &before).await.0, 401);
 
+    assert_eq!(string(&users[0], "gsi1pk"), Some("USERS#admin#active"));
+    assert_eq!(admin_count(&stack).await.as_deref(), Some("1"));
+
     let again = grant(&target, &email("dev@example.com"), STRONG_PASSWORD).await;
     assert_eq!(again.expect("grant"), Outcome::AlreadyAdmin(id));
+    assert_eq!(
+        admin_count(&stack).await.as_deref(),
+        Some("1"),
+        "counted once"
+    );
     let granted = stack.items_of("audit").await.expect("scan");
     let granted = granted
         .iter()

@@ -2,13 +2,13 @@
 //! with `--ignored`): the account routes of `template.yaml` behind the router, from
 //! registration to deletion and a new registration of the freed address.
 
-use capecontrol_tests::account::LocalApi;
+use capecontrol_tests::local::Api;
 use capecontrol_tests::{registration, unique_email, STRONG_PASSWORD};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
-async fn register(api: &LocalApi, email: &str) {
+async fn register(api: &Api, email: &str) {
     let body = registration(email);
     let (status, answer) = api
         .call(Method::POST, "/auth/register", Some(&body), "")
@@ -16,7 +16,7 @@ async fn register(api: &LocalApi, email: &str) {
     assert_eq!(status, 202, "{answer}");
 }
 
-async fn login(api: &LocalApi, email: &str) -> Value {
+async fn login(api: &Api, email: &str) -> Value {
     let body = json!({ "email": email, "password": STRONG_PASSWORD });
     let (status, tokens) = api.call(Method::POST, "/auth/login", Some(&body), "").await;
     assert_eq!(status, 200, "{tokens}");
@@ -31,7 +31,7 @@ fn text(body: &Value, name: &str) -> String {
 }
 
 /// Every export page's item keys, following `next`.
-async fn export_keys(api: &LocalApi, access: &str) -> Vec<String> {
+async fn export_keys(api: &Api, access: &str) -> Vec<String> {
     let mut keys = Vec::new();
     let mut path = "/users/me/export".to_owned();
     loop {
@@ -49,7 +49,7 @@ async fn export_keys(api: &LocalApi, access: &str) -> Vec<String> {
 #[tokio::test]
 #[ignore = "needs the local stack; run by `make test`"]
 async fn an_account_is_read_changed_exported_and_deleted_over_http() {
-    let api = LocalApi::default();
+    let api = Api::new().await;
     let email = unique_email("e2e-account");
     register(&api, &email).await;
     let first = login(&api, &email).await;

@@ -1,10 +1,11 @@
 //! `DELETE /users/me {current_password}`. The password is checked as a password change checks
 //! it (a wrong one is a counted failed login; waits and lockout apply). A developer owed money
-//! gets 409 `unpaid_balance`, the last active admin 409 `last_admin`. Then one transaction
+//! gets 409 `unpaid_balance`. Then one transaction
 //! makes the account dead: the profile (every token check reads it), the credentials item (so
 //! the address is free for a new registration at once), the failed-login count and the reset
 //! and verification pointers (so no mailed link works) are deleted, the earnings records are
-//! closed to new sales on condition that they owe nothing, and the tombstone is written. The
+//! closed to new sales on condition that they owe nothing, an active admin leaves the
+//! active-admin count (409 `last_admin` when none would remain), and the tombstone is written. The
 //! erasure of the rest ([`capecontrol_shared::erasure`]) runs within the request's budget;
 //! what does not fit is finished by the scheduled purge from the tombstone.
 
@@ -24,21 +25,19 @@ use capecontrol_shared::state::AppState;
 use capecontrol_shared::store::deletions::TombstoneItem;
 use capecontrol_shared::store::earnings::{self, EarningsRecord};
 use capecontrol_shared::store::password_resets::Purpose;
-use capecontrol_shared::store::users::{self, Profile, Role, UserId};
-use capecontrol_shared::store::{self as keys, credentials, login_failures};
+use capecontrol_shared::store::users::{self, Profile, UserId};
+use capecontrol_shared::store::{self as keys, admins, credentials, login_failures};
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
 use serde_json::json;
-use time::OffsetDateTime;
 
 use crate::{AccountError, Answer};
 
-/// Writes of the dead-making transaction besides the records' closings.
-const FIXED_WRITES: usize = 6;
+/// Writes of the dead-making transaction besides the records' closings (the last is the
+/// active-admin count, for an admin).
+const FIXED_WRITES: usize = 7;
 /// Records closed in that transaction; any beyond are checked by their read only.
 const RECORDS_IN_TRANSACTION: usize = 100 - FIXED_WRITES;
-/// The first month an account can have been created in (the admin search walks months).
-const FIRST_MONTH: (i32, u8) = (2025, 1);
 
 pub(crate) async fn delete(
     state: &AppState,
@@ -51,9 +50,6 @@ pub(crate) async fn delete(
     let records = records_of(state, &profile.id).await?;
     if records.iter().any(|r| !r.balance.as_decimal().is_zero()) {
         return Err(AccountError::UnpaidBalance);
-    }
-    if profile.role == Role::Admin && !another_active_admin(state, &profile.id).await? {
-        return Err(AccountError::LastAdmin);
     }
     let tomb = kill(state, &profile, &records).await?;
     tracing::info!(user_id = %profile.id, event = "account_dead", "account deleted");
@@ -99,52 +95,6 @@ async fn records_of(state: &AppState, user: &UserId) -> anyhow::Result<Vec<Earni
     }
 }
 
-/// Whether an active admin other than `me` exists, from the role index (gsi2, by month of
-/// creation). The index is eventually consistent and two last admins deleting themselves at
-/// the same moment could both pass: see README ("Account and privacy").
-async fn another_active_admin(state: &AppState, me: &UserId) -> anyhow::Result<bool> {
-    let now = clock::now();
-    let (mut year, mut month) = FIRST_MONTH;
-    while (year, month) <= (now.year(), u8::from(now.month())) {
-        let created = OffsetDateTime::new_utc(
-            time::Date::from_calendar_date(year, time::Month::try_from(month)?, 1)?,
-            time::Time::MIDNIGHT,
-        );
-        let output = state
-            .dynamo
-            .query()
-            .table_name(state.table())
-            .index_name(keys::GSI2)
-            .key_condition_expression("gsi2pk = :pk")
-            .filter_expression("is_active = :yes AND #role = :admin AND id <> :me")
-            .expression_attribute_names("#role", "role")
-            .expression_attribute_values(
-                ":pk",
-                AttributeValue::S(users::role_index_pk(Role::Admin, created)),
-            )
-            .expression_attribute_values(":yes", AttributeValue::Bool(true))
-            .expression_attribute_values(":admin", AttributeValue::S("admin".into()))
-            .expression_attribute_values(":me", AttributeValue::S(me.to_string()))
-            .send()
-            .await
-            .map_err(|e| {
-                anyhow!(
-                    "query admins: {}",
-                    aws_sdk_dynamodb::error::DisplayErrorContext(&e)
-                )
-            })?;
-        if output.count > 0 {
-            return Ok(true);
-        }
-        (year, month) = if month == 12 {
-            (year + 1, 1)
-        } else {
-            (year, month + 1)
-        };
-    }
-    Ok(false)
-}
-
 /// The one transaction after which the account no longer exists for any flow.
 async fn kill(
     state: &AppState,
@@ -160,7 +110,10 @@ async fn kill(
         remove(
             table,
             keys::key(&user_pk, users::PROFILE_SK),
-            Some(("token_version = :tv AND is_active = :yes", profile)),
+            Some((
+                "token_version = :tv AND is_active = :yes AND #role = :role",
+                profile,
+            )),
         )?,
         remove(
             table,
@@ -180,17 +133,22 @@ async fn kill(
         )?,
         db::put_new(table, &tomb)?,
     ];
+    let leaving_admin = admins::leaving(table, profile)?;
+    let admin_at = leaving_admin.is_some().then_some(items.len());
+    items.extend(leaving_admin);
     for record in records.iter().take(RECORDS_IN_TRANSACTION) {
         items.push(close(table, record)?);
     }
+    let closings = items.len() - records.len().min(RECORDS_IN_TRANSACTION);
     match db::transact(&state.dynamo, items).await {
         Ok(()) => Ok(tomb),
+        Err(e) if admin_at.is_some_and(|at| e.condition_failed_at(at)) => {
+            Err(AccountError::LastAdmin)
+        }
         Err(e) if e.condition_failed_at(0) || e.condition_failed_at(5) => {
             Err(AccountError::AccountChanged)
         }
-        Err(e)
-            if (FIXED_WRITES..FIXED_WRITES + records.len()).any(|i| e.condition_failed_at(i)) =>
-        {
+        Err(e) if (closings..closings + records.len()).any(|i| e.condition_failed_at(i)) => {
             Err(AccountError::UnpaidBalance)
         }
         Err(TransactError::Cancelled(reasons)) => {
@@ -214,7 +172,9 @@ fn remove(
                 ":tv",
                 AttributeValue::N(profile.token_version.to_string()),
             )
-            .expression_attribute_values(":yes", AttributeValue::Bool(true));
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .expression_attribute_names("#role", "role")
+            .expression_attribute_values(":role", AttributeValue::S(profile.role.as_str().into()));
     }
     let delete = delete.build().context("build a delete")?;
     Ok(TransactWriteItem::builder().delete(delete).build())

@@ -15,7 +15,7 @@ use base64::Engine;
 use capecontrol_shared::audit::{AuditEntry, AuditEvent};
 use capecontrol_shared::auth::{self, Caller};
 use capecontrol_shared::clock;
-use capecontrol_shared::cursor::Cursors;
+use capecontrol_shared::cursor::{self, Purpose as CursorPurpose};
 use capecontrol_shared::db;
 use capecontrol_shared::email::Email;
 use capecontrol_shared::erasure::{self, query::Partition};
@@ -35,7 +35,6 @@ use serde_json::{json, Map, Value};
 use crate::{AccountError, Answer};
 
 pub const PAGE_ITEMS: usize = 100;
-const CURSORS: Cursors = Cursors::new(b"capecontrol export cursor v1");
 /// Attributes never exported: keys (the item's `key` names it) and secrets.
 const HIDDEN: [&str; 10] = [
     "pk",
@@ -131,12 +130,11 @@ pub(crate) async fn page(
 
 fn encode(keyset: &KeySet, scope: &str, position: &Position) -> String {
     let text = serde_json::to_string(position).unwrap_or_default();
-    CURSORS.encode(keyset, scope, &text)
+    cursor::encode(keyset, CursorPurpose::Export, scope, &text)
 }
 
 fn decode(keyset: &KeySet, scope: &str, cursor: &str) -> Result<Position, AccountError> {
-    let text = CURSORS
-        .decode(keyset, scope, cursor)
+    let text = cursor::decode(keyset, CursorPurpose::Export, scope, cursor)
         .map_err(|_| AccountError::InvalidCursor)?;
     serde_json::from_str(&text).map_err(|_| AccountError::InvalidCursor)
 }

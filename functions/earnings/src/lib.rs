@@ -13,7 +13,6 @@
 mod access;
 mod agents;
 mod change;
-mod cursor;
 mod error;
 mod form;
 mod ledger;

@@ -6,6 +6,7 @@
 use anyhow::Context;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::AttributeValue;
+use capecontrol_shared::cursor::{self, Purpose};
 use capecontrol_shared::keyring::KeySet;
 use capecontrol_shared::state::AppState;
 use capecontrol_shared::store::earnings::{self, EarningsRecord, LedgerEntry, MarketplaceId};
@@ -16,7 +17,6 @@ use lambda_http::Request;
 use serde_json::{json, Value};
 
 use crate::access;
-use crate::cursor;
 use crate::records::{self, page_size, query};
 use crate::{view, Answer, EarningsError};
 
@@ -47,7 +47,7 @@ pub(crate) async fn list(state: &AppState, request: &Request) -> Result<Answer, 
     let next_cursor = (remaining.len() > limit)
         .then(|| page.last())
         .flatten()
-        .map(|last| cursor::encode(&keys, &scope, last.agent_id.as_str()));
+        .map(|last| cursor::encode(&keys, Purpose::Earnings, &scope, last.agent_id.as_str()));
     let body = json!({
         "developer_id": developer,
         "records": page.iter().map(|r| view::record(r)).collect::<Vec<_>>(),
@@ -70,7 +70,7 @@ pub(crate) async fn record(
 
     let record = records::visible_record(state, &caller, &agent).await?;
     let (entries, last_key) = entries_page(state, &agent, limit, after).await?;
-    let next_cursor = last_key.map(|sk| cursor::encode(&keys, &scope, &sk));
+    let next_cursor = last_key.map(|sk| cursor::encode(&keys, Purpose::Earnings, &scope, &sk));
     let body = json!({
         "record": view::record(&record),
         "entries": entries.iter().map(view::entry).collect::<Vec<Value>>(),
@@ -87,7 +87,10 @@ async fn resume_after(
 ) -> Result<(KeySet, Option<String>), EarningsError> {
     let keys = (state.keys.keys().await).map_err(|_| EarningsError::KeysUnavailable)?;
     let after = match query(request, "cursor") {
-        Some(text) => Some(cursor::decode(&keys, scope, &text)?),
+        Some(text) => Some(
+            cursor::decode(&keys, Purpose::Earnings, scope, &text)
+                .map_err(|_| EarningsError::InvalidCursor)?,
+        ),
         None => None,
     };
     Ok((keys, after))

@@ -8,6 +8,9 @@
 //! - Known email: the password must match the account's (so that nobody's account is taken
 //!   over by naming its email); then role admin, verified, and the token version bumped, so
 //!   tokens minted with the old role stop working wherever state is checked.
+//!
+//! Both count the new admin in the active-admin count (`store::admins`) in the same
+//! transaction, so the rule "never zero active admins" holds from the first admin on.
 
 use anyhow::{anyhow, bail, Context};
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
@@ -17,6 +20,7 @@ use capecontrol_shared::db::{self, TransactError};
 use capecontrol_shared::email::Email;
 use capecontrol_shared::password::{Hasher, Password, PasswordHashString};
 use capecontrol_shared::request_meta::RequestMeta;
+use capecontrol_shared::store::admins;
 use capecontrol_shared::store::credentials::{self, CredentialsItem};
 use capecontrol_shared::store::users::{self, Profile, Role, UserId, UserItem};
 use capecontrol_shared::store::{self as keys};
@@ -82,11 +86,12 @@ async fn create(target: &Target<'_>, email: &Email, password: &str) -> anyhow::R
         .detail("created", true)
         .into_item(&meta(), now, target.audit_retention);
     let id = profile.id.clone();
-    let items = vec![
+    let mut items = vec![
         db::put_new(target.table, &credentials)?,
         db::put_new(target.table, &UserItem::new(profile, now))?,
         db::put_new(target.table, &audit)?,
     ];
+    items.extend(admins::count_change(target.table, 1)?);
     match db::transact(target.dynamo, items).await {
         Ok(()) => Ok(Outcome::Created(id)),
         Err(e) if e.condition_failed_at(0) => {
@@ -142,6 +147,8 @@ async fn promote(
         .into_item(&meta(), now, target.audit_retention);
     let mut items = promotion(target.table, &profile, now)?;
     items.push(db::put_new(target.table, &audit)?);
+    let became_admin = admins::delta((profile.role, true), (Role::Admin, true));
+    items.extend(admins::count_change(target.table, became_admin)?);
     match db::transact(target.dynamo, items).await {
         Ok(()) => Ok(Outcome::Promoted(profile.id)),
         Err(e) if e.condition_failed_at(0) => bail!("the account changed meanwhile; run again"),
@@ -157,7 +164,6 @@ fn promotion(
     profile: &Profile,
     now: OffsetDateTime,
 ) -> anyhow::Result<Vec<TransactWriteItem>> {
-    let created = clock::parse_rfc3339(&profile.created_at).context("profile created_at")?;
     let email = Email::parse(&profile.email).context("stored email is not canonical")?;
     let next = AttributeValue::N((profile.token_version + 1).to_string());
     let admin = AttributeValue::S(Role::Admin.as_str().to_owned());
@@ -168,7 +174,7 @@ fn promotion(
         .update_expression(
             "SET #role = :admin, is_verified = :yes, token_version = :next, \
              email_verified_at = if_not_exists(email_verified_at, :now), updated_at = :now, \
-             gsi2pk = :role_index",
+             gsi1pk = :list_index",
         )
         .condition_expression("token_version = :tv AND is_active = :yes")
         .expression_attribute_names("#role", "role")
@@ -177,8 +183,8 @@ fn promotion(
         .expression_attribute_values(":next", next.clone())
         .expression_attribute_values(":now", AttributeValue::S(clock::rfc3339(now)))
         .expression_attribute_values(
-            ":role_index",
-            AttributeValue::S(users::role_index_pk(Role::Admin, created)),
+            ":list_index",
+            AttributeValue::S(users::list_index_pk(Role::Admin, true)),
         )
         .expression_attribute_values(":tv", AttributeValue::N(profile.token_version.to_string()))
         .build()

@@ -6,6 +6,9 @@
 //! |---|---|---|---|---|---|
 //! | entry | `AUDIT#<id>` | `AUDIT` | `AUDITUSER#<user id>` / `<created_at>#<id>` | `AUDITEVENT#<type>#<day>` / `<created_at>#<id>` | `AUDITDAY#<day>#<success>` / `<created_at>#<id>` |
 //!
+//! `GET /admin/audit` (functions/admin) reads gsi1 for a user, gsi2 for an event type and gsi3
+//! otherwise, always skipping entries whose `ttl` has passed.
+//!
 //! ON DELETE SET NULL: deleting a user removes `user_id` and the gsi1 keys (and clears the
 //! personal fields); the entry itself stays until its retention TTL.
 

@@ -7,6 +7,7 @@
 //! `ttl` (epoch seconds; DynamoDB deletes the item up to two days after it, so readers also
 //! check expiry themselves).
 
+pub mod admins;
 pub mod audit_log;
 pub mod credentials;
 pub mod deletions;

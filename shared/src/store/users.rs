@@ -1,8 +1,13 @@
 //! `users`: one profile item per user, partitioned by the user's random id.
 //!
-//! | item | pk | sk | gsi1 | gsi2 |
-//! |---|---|---|---|---|
-//! | profile | `USER#<id>` | `PROFILE` | `USERS#CREATED#<day>` / `<created_at>#<id>` | `USERS#ROLE#<role>#<month>` / `<created_at>#<id>` |
+//! | item | pk | sk | gsi1 |
+//! |---|---|---|---|
+//! | profile | `USER#<id>` | `PROFILE` | `USERS#<role>#<active|inactive>` / `<created_at>#<id>` |
+//!
+//! gsi1 answers the admin listing: six partitions (three roles, two states), each in creation
+//! order, so any combination of role and state filters is at most six Queries per page, and a
+//! creation-time range is a key condition. Every change of role or state rewrites `gsi1pk` in
+//! the same write ([`list_index_pk`]).
 //!
 //! The user's sessions, password-reset pointer and earnings records share the `USER#<id>`
 //! partition (see their modules), so "everything of a user" is one Query.
@@ -52,6 +57,12 @@ pub enum Role {
 }
 
 impl Role {
+    pub const ALL: [Self; 3] = [Self::Customer, Self::Developer, Self::Admin];
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|role| role.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Customer => "customer",
@@ -86,12 +97,10 @@ pub fn pk(user: &UserId) -> String {
     format!("USER#{user}")
 }
 
-pub fn created_index_pk(created_at: OffsetDateTime) -> String {
-    format!("USERS#CREATED#{}", clock::day(created_at))
-}
-
-pub fn role_index_pk(role: Role, created_at: OffsetDateTime) -> String {
-    format!("USERS#ROLE#{}#{}", role.as_str(), clock::month(created_at))
+/// The listing partition of a user with `role` and state `active`.
+pub fn list_index_pk(role: Role, active: bool) -> String {
+    let state = if active { "active" } else { "inactive" };
+    format!("USERS#{}#{state}", role.as_str())
 }
 
 pub fn index_sk(created_at: OffsetDateTime, user: &UserId) -> String {
@@ -166,8 +175,6 @@ pub struct UserItem {
     pub sk: String,
     pub gsi1pk: String,
     pub gsi1sk: String,
-    pub gsi2pk: String,
-    pub gsi2sk: String,
     pub entity: String,
     #[serde(flatten)]
     pub profile: Profile,
@@ -175,14 +182,11 @@ pub struct UserItem {
 
 impl UserItem {
     pub fn new(profile: Profile, created_at: OffsetDateTime) -> Self {
-        let index_sk = index_sk(created_at, &profile.id);
         Self {
             pk: pk(&profile.id),
             sk: PROFILE_SK.to_owned(),
-            gsi1pk: created_index_pk(created_at),
-            gsi1sk: index_sk.clone(),
-            gsi2pk: role_index_pk(profile.role, created_at),
-            gsi2sk: index_sk,
+            gsi1pk: list_index_pk(profile.role, profile.is_active),
+            gsi1sk: index_sk(created_at, &profile.id),
             entity: ENTITY.to_owned(),
             profile,
         }
@@ -248,11 +252,11 @@ mod tests {
     fn keys_are_pinned() {
         let at = datetime!(2026-12-04 13:25:55.123 UTC);
         assert_eq!(pk(&id()), "USER#0b7e4cf2-5d7a-4f57-9a51-2d4f0c1e9b3a");
-        assert_eq!(created_index_pk(at), "USERS#CREATED#2026-12-04");
         assert_eq!(
-            role_index_pk(Role::Developer, at),
-            "USERS#ROLE#developer#2026-12"
+            list_index_pk(Role::Developer, true),
+            "USERS#developer#active"
         );
+        assert_eq!(list_index_pk(Role::Admin, false), "USERS#admin#inactive");
         assert_eq!(
             index_sk(at, &id()),
             "2026-12-04T13:25:55.123Z#0b7e4cf2-5d7a-4f57-9a51-2d4f0c1e9b3a"
