@@ -1,13 +1,13 @@
 //! `DELETE /users/me {current_password}`. The password is checked as a password change checks
 //! it (a wrong one is a counted failed login; waits and lockout apply). A developer owed money
-//! gets 409 `unpaid_balance`. Then one transaction
-//! makes the account dead: the profile (every token check reads it), the credentials item (so
-//! the address is free for a new registration at once), the failed-login count and the reset
-//! and verification pointers (so no mailed link works) are deleted, the earnings records are
-//! closed to new sales on condition that they owe nothing, an active admin leaves the
-//! active-admin count (409 `last_admin` when none would remain), and the tombstone is written. The
-//! erasure of the rest ([`capecontrol_shared::erasure`]) runs within the request's budget;
-//! what does not fit is finished by the scheduled purge from the tombstone.
+//! gets 409 `unpaid_balance`. Then one transaction makes the account dead: the profile (every
+//! token check reads it), the credentials item (so the address is free for a new registration
+//! at once), the failed-login count and the reset and verification pointers (so no mailed link
+//! works) are deleted, the earnings records are closed to new sales on condition that they owe
+//! nothing, an active admin leaves the active-admin count (409 `last_admin` when none would
+//! remain), and the tombstone is written. The erasure of the rest
+//! ([`capecontrol_shared::erasure`]) runs within the request's budget; what does not fit is
+//! finished by the scheduled purge from the tombstone.
 
 use anyhow::{anyhow, Context};
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
