@@ -6,6 +6,7 @@
 #   make sam-build  sam build for x86_64 (slow; not part of `make test`)
 #   make routes     the HTTP routes of template.yaml (what the router serves)
 #   make admin EMAIL=... PASSWORD=... [TABLE=... REGION=...]   the first admin (README)
+#   make purge      finish pending account deletions in the `make dev` stack (README)
 #
 # Python tools live in three project-local venvs, pinned by the lock files in
 # infra/requirements/ (moto and SAM CLI and checkov pin boto3 differently, so
@@ -48,10 +49,10 @@ export E2E_PORT ?= 9101
 
 .PHONY: shellcheck help venvs dev test test-unit test-e2e lint lint-rust lint-infra fmt-check \
 	clippy cfn-lint sam-validate checkov infra-check lint-api table-def routes sam-build lock clean \
-	clean-venvs admin
+	clean-venvs admin purge
 
 help:
-	@sed -n '3,9p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,10p' Makefile | sed 's/^# \{0,1\}//'
 
 # ------------------------------------------------------------------ venvs
 # One rule per venv; the stamp is newer than the lock file once installed.
@@ -99,6 +100,10 @@ routes: $(VENV)/$(STAMP)
 # running `make dev` stack's table; with TABLE and REGION, in a deployed stack's (see README).
 admin:
 	infra/admin.sh
+
+# One run of the scheduled purge (functions/purge) on the running `make dev` stack's table.
+purge:
+	infra/purge.sh
 
 # ------------------------------------------------------------------- lint
 lint: lint-rust lint-infra lint-api

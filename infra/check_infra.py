@@ -40,6 +40,12 @@ EXPECTED_ROUTES = {
     ("POST", "/earnings/agents", "earnings"),
     ("POST", "/earnings/sales", "earnings"),
     ("POST", "/earnings/payouts", "earnings"),
+    ("GET", "/users/me", "account"),
+    ("PATCH", "/users/me", "account"),
+    ("DELETE", "/users/me", "account"),
+    ("GET", "/users/me/export", "account"),
+    ("GET", "/auth/sessions", "account"),
+    ("DELETE", "/auth/sessions/{id}", "account"),
     ("GET", "/admin/users", "admin"),
     ("PATCH", "/admin/users/{id}", "admin"),
     ("GET", "/admin/audit", "admin"),
@@ -48,7 +54,8 @@ EXPECTED_ENV = {
     "TABLE_NAME", "SIGNING_SECRET_ARN", "JWT_ISSUER", "JWT_AUDIENCE",
     "ACCESS_TOKEN_TTL_SECONDS", "REFRESH_IDLE_TTL_SECONDS",
     "REFRESH_ABSOLUTE_TTL_SECONDS", "REFRESH_GRACE_SECONDS",
-    "AUDIT_RETENTION_DAYS", "MAIL_SENDER", "LINK_BASE_URL", "VERIFY_TOKEN_TTL_SECONDS",
+    "AUDIT_RETENTION_DAYS", "FINANCIAL_RETENTION_DAYS", "MAIL_SENDER", "LINK_BASE_URL",
+    "VERIFY_TOKEN_TTL_SECONDS",
     "RESET_TOKEN_TTL_SECONDS", "ENUMERATION_SAFE_REGISTRATION", "ALLOW_UNVERIFIED_LOGIN",
     "LOGIN_THROTTLE_FREE_FAILURES", "LOGIN_THROTTLE_BASE_SECONDS", "LOGIN_THROTTLE_MAX_SECONDS",
     "LOGIN_LOCKOUT_FAILURES", "LOGIN_FAILURE_MEMORY_SECONDS",
@@ -70,12 +77,20 @@ TABLE_ACTIONS = {
     "EarningsFunction": {"GetItem", "Query", "PutItem", "TransactWriteItems"},
     "AdminFunction": {"GetItem", "Query", "PutItem", "UpdateItem", "ConditionCheckItem",
                       "TransactWriteItems"},
+    "AccountFunction": {"GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "DeleteItem",
+                        "TransactWriteItems"},
+    "PurgeFunction": {"GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "DeleteItem",
+                      "TransactWriteItems"},
 }
 # Functions that may Query indexes, and exactly which (every other function's statements name
 # the table only).
 INDEX_QUERIES = {
     "AdminFunction": {"gsi1", "gsi2", "gsi3"},
+    "AccountFunction": {"gsi1"},
+    "PurgeFunction": {"gsi1"},
 }
+# Functions invoked by a schedule rather than by HTTP routes.
+SCHEDULED = {"PurgeFunction": "rate(15 minutes)"}
 
 
 def index_resources(function: dict) -> set[str]:
@@ -157,6 +172,16 @@ def main() -> int:
         want = TABLE_ACTIONS.get(name)
         if want is not None and table_actions != want:
             errors.append(f"{name}: table actions {sorted(table_actions)}, expected {sorted(want)}")
+
+    # -- schedules
+    for name, res in functions.items():
+        schedules = {ev.get("Properties", {}).get("Schedule")
+                     for ev in (res["Properties"].get("Events") or {}).values()
+                     if ev.get("Type") == "Schedule"}
+        want = {SCHEDULED[name]} if name in SCHEDULED else set()
+        if schedules != want:
+            errors.append(f"{name}: schedules {sorted(map(str, schedules))}, "
+                          f"expected {sorted(want)}")
 
     for e in errors:
         print(f"check_infra: {e}", file=sys.stderr)

@@ -6,7 +6,7 @@
 #                                TABLE_DEFINITION_FILE.
 #   2. cargo test $E2E_TEST_ARGS -- --ignored   (default: -p capecontrol-tests
 #                                --test e2e --test e2e_throttle --test e2e_earnings
-#                                --test e2e_admin)
+#                                --test e2e_admin --test e2e_account)
 #                                against a full local stack: moto on
 #                                E2E_MOTO_PORT (5200) with table
 #                                capecontrol-auth-e2e + its secret,
@@ -33,7 +33,8 @@ E2E_TABLE="${E2E_TABLE:-capecontrol-auth-e2e}"
 E2E_SECRET="${E2E_SECRET:-capecontrol-auth-e2e-signing-key}"
 # The end-to-end tests: tests/tests/e2e*.rs of package capecontrol-tests,
 # #[ignore]d so that plain `cargo test --workspace` skips them.
-E2E_DEFAULT_ARGS="-p capecontrol-tests --test e2e --test e2e_throttle --test e2e_earnings --test e2e_admin"
+E2E_DEFAULT_ARGS="-p capecontrol-tests --test e2e --test e2e_throttle --test e2e_earnings"
+E2E_DEFAULT_ARGS+=" --test e2e_admin --test e2e_account"
 read -r -a E2E_TEST_ARGS <<<"${E2E_TEST_ARGS:-$E2E_DEFAULT_ARGS}"
 STATE="$ROOT/target/test"
 mkdir -p "$STATE"

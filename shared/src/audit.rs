@@ -37,6 +37,11 @@ pub enum AuditEvent {
     EarningsPayoutRecorded,
     EarningsRecordChanged,
     AdminGranted,
+    ProfileUpdated,
+    SessionRevoked,
+    DataExported,
+    /// The last step of an account's purge; carries no personal data.
+    AccountDeleted,
     /// An admin changed a user's role or active state.
     AdminUserChanged,
     /// An admin listed users.
@@ -103,6 +108,10 @@ impl AuditEvent {
             Self::EarningsPayoutRecorded => "earnings_payout_recorded",
             Self::EarningsRecordChanged => "earnings_record_changed",
             Self::AdminGranted => "admin_granted",
+            Self::ProfileUpdated => "profile_updated",
+            Self::SessionRevoked => "session_revoked",
+            Self::DataExported => "data_exported",
+            Self::AccountDeleted => "account_deleted",
             Self::AdminUserChanged => "admin_user_changed",
             Self::AdminUsersListed => "admin_users_listed",
             Self::AdminAuditRead => "admin_audit_read",
@@ -139,6 +148,10 @@ impl AuditEvent {
             Self::EarningsPayoutRecorded => "A payout was debited from an earnings record.",
             Self::EarningsRecordChanged => "An earnings record's rate or status was changed.",
             Self::AdminGranted => "An operator created or promoted an admin account.",
+            Self::ProfileUpdated => "A user changed their profile.",
+            Self::SessionRevoked => "A user ended one of their sessions.",
+            Self::DataExported => "A user exported a page of their stored data.",
+            Self::AccountDeleted => "An account and its personal data were erased.",
             Self::AdminUserChanged => "An admin changed a user's role or active state.",
             Self::AdminUsersListed => "An admin listed user accounts.",
             Self::AdminAuditRead => "An admin read the audit trail.",

@@ -22,6 +22,10 @@ pub struct Settings {
     /// revoking its family, so that two tabs refreshing at once both stay signed in.
     pub refresh_grace: Duration,
     pub audit_retention: Duration,
+    /// Sale and payout entries of a deleted developer are kept, pseudonymised, this long.
+    pub financial_retention: Duration,
+    /// How long `DELETE /users/me` purges before it leaves the rest to the scheduled purge.
+    pub deletion_budget: std::time::Duration,
     /// The verified SES identity mail is sent from.
     pub mail_sender: String,
     /// Links in mail are built from this alone, never from request headers.
@@ -87,6 +91,10 @@ impl Settings {
             refresh_absolute_ttl: seconds("REFRESH_ABSOLUTE_TTL_SECONDS", 90 * 86_400)?,
             refresh_grace: seconds("REFRESH_GRACE_SECONDS", 10)?,
             audit_retention: Duration::days(seconds("AUDIT_RETENTION_DAYS", 365)?.whole_seconds()),
+            financial_retention: Duration::days(
+                seconds("FINANCIAL_RETENTION_DAYS", 2_557)?.whole_seconds(),
+            ),
+            deletion_budget: std::time::Duration::from_secs(4),
             mail_sender: lookup("MAIL_SENDER")
                 .unwrap_or_else(|| "no-reply@capecontrol.example".to_owned()),
             link_base_url: lookup("LINK_BASE_URL")
@@ -176,6 +184,7 @@ mod tests {
         assert_eq!(settings.refresh_idle_ttl, Duration::days(30));
         assert_eq!(settings.refresh_grace, Duration::seconds(10));
         assert_eq!(settings.audit_retention, Duration::days(365));
+        assert_eq!(settings.financial_retention, Duration::days(2_557));
     }
 
     #[test]

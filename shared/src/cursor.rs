@@ -30,6 +30,8 @@ pub struct InvalidCursor;
 pub enum Purpose {
     Earnings,
     Admin,
+    /// `GET /users/me/export`.
+    Export,
 }
 
 impl Purpose {
@@ -37,6 +39,7 @@ impl Purpose {
         match self {
             Self::Earnings => b"capecontrol earnings cursor v1",
             Self::Admin => b"capecontrol admin cursor v1",
+            Self::Export => b"capecontrol export cursor v1",
         }
     }
 }

@@ -249,6 +249,19 @@ pub fn dispatch(
     Ok((endpoint, meta))
 }
 
+/// For a function whose routes share a path: the route `method` selects among `allowed`, or
+/// 405 `method_not_allowed`.
+pub fn route_for<R: Clone>(
+    method: &lambda_http::http::Method,
+    allowed: &[(lambda_http::http::Method, R)],
+) -> Result<R, ApiError> {
+    allowed
+        .iter()
+        .find(|(m, _)| m == method)
+        .map(|(_, route)| route.clone())
+        .ok_or(ApiError::wrong_method())
+}
+
 /// The route a request targets, whatever stage prefix API Gateway left in the path. `route`
 /// starts with `/`, so a match always begins at a segment boundary.
 pub fn path_ends_with(request: &Request, route: &str) -> bool {

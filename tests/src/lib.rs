@@ -15,6 +15,7 @@ use capecontrol_shared::store::Item;
 use serde_json::Value;
 use std::path::PathBuf;
 
+pub mod account;
 pub mod admin_routes;
 pub mod api;
 pub mod contract;

@@ -2,7 +2,8 @@
 //! and state changes with the last-admin rule (also raced), revocation on deactivation, and the
 //! audit queries with their bounds, repeated keys and expired entries.
 
-// The admin handler's future is deep enough to pass the compiler's default layout depth.
+// The admin handler's future nests deeply enough that computing the layout of `all_pages`
+// passes the default query depth (128) once the workspace merges the account work.
 #![recursion_limit = "256"]
 
 use aws_sdk_dynamodb::types::AttributeValue;

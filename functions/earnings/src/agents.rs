@@ -68,7 +68,10 @@ async fn write_opening(
     audit: &AuditItem,
 ) -> Result<(), EarningsError> {
     let table = state.table();
-    let owner = AgentItem::new(&record.agent_id, &record.developer_id, &record.created_at);
+    let owner = AgentItem {
+        audit_id: Some(audit.id.clone()),
+        ..AgentItem::new(&record.agent_id, &record.developer_id, &record.created_at)
+    };
     let items = vec![
         db::put_new(table, &owner)?,
         db::put_new_item(table, record.to_item())?,

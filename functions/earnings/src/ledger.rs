@@ -330,6 +330,11 @@ fn transaction(
     now: OffsetDateTime,
 ) -> anyhow::Result<Vec<TransactWriteItem>> {
     let table = state.table();
+    let audit = audit_entry(caller, posting, written.entry).into_item(
+        meta,
+        now,
+        state.settings.audit_retention,
+    );
     let (pk, sk, entity) = posting.id_key();
     let used = IdempotencyItem {
         pk,
@@ -342,6 +347,7 @@ fn transaction(
         developer_id: posting.developer.clone(),
         entry_sk: written.entry.sk(),
         created_at: written.entry.created_at.clone(),
+        audit_id: Some(audit.id.clone()),
     };
     let covers = match posting.kind {
         EntryKind::Sale => None,
@@ -351,11 +357,6 @@ fn transaction(
             AttributeValue::N(posting.amount.to_string()),
         )),
     };
-    let audit = audit_entry(caller, posting, written.entry).into_item(
-        meta,
-        now,
-        state.settings.audit_retention,
-    );
     Ok(vec![
         db::put_new(table, &used)?,
         records::put_record(table, written.next, covers)?,

@@ -20,7 +20,7 @@ mod read;
 mod records;
 mod view;
 
-use capecontrol_shared::http::ApiError;
+use capecontrol_shared::http::{self, ApiError};
 use capecontrol_shared::request_meta::RequestMeta;
 use capecontrol_shared::state::AppState;
 use capecontrol_shared::store::earnings::EntryKind;
@@ -124,7 +124,7 @@ fn route(request: &Request) -> Result<Route, ApiError> {
         .ok_or_else(ApiError::not_found)?;
     let method = request.method();
     let Some(tail) = segments.get(base + 1) else {
-        return route_for(method, &[(Method::GET, Route::List)]);
+        return http::route_for(method, &[(Method::GET, Route::List)]);
     };
     let agent = request
         .path_parameters_ref()
@@ -132,10 +132,10 @@ fn route(request: &Request) -> Result<Route, ApiError> {
         .unwrap_or(tail)
         .to_owned();
     match *tail {
-        "agents" => route_for(method, &[(Method::POST, Route::CreateAgent)]),
-        "sales" => route_for(method, &[(Method::POST, Route::Sales)]),
-        "payouts" => route_for(method, &[(Method::POST, Route::Payouts)]),
-        _ => route_for(
+        "agents" => http::route_for(method, &[(Method::POST, Route::CreateAgent)]),
+        "sales" => http::route_for(method, &[(Method::POST, Route::Sales)]),
+        "payouts" => http::route_for(method, &[(Method::POST, Route::Payouts)]),
+        _ => http::route_for(
             method,
             &[
                 (Method::GET, Route::Record(agent.clone())),
@@ -143,14 +143,6 @@ fn route(request: &Request) -> Result<Route, ApiError> {
             ],
         ),
     }
-}
-
-fn route_for(method: &Method, allowed: &[(Method, Route)]) -> Result<Route, ApiError> {
-    allowed
-        .iter()
-        .find(|(m, _)| m == method)
-        .map(|(_, route)| route.clone())
-        .ok_or(ApiError::wrong_method())
 }
 
 #[cfg(test)]

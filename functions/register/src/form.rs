@@ -4,12 +4,9 @@ use capecontrol_shared::email::Email;
 use capecontrol_shared::fields::Fields;
 use capecontrol_shared::http::ApiError;
 use capecontrol_shared::password::Password;
+use capecontrol_shared::profile_fields;
 use capecontrol_shared::store::users::{Experience, Role};
 use serde_json::{Map, Value};
-
-const MAX_NAME_CHARS: usize = 100;
-const MAX_LONG_TEXT_CHARS: usize = 255;
-const MAX_PHONE_CHARS: usize = 20;
 
 #[derive(Debug)]
 pub struct Registration {
@@ -28,12 +25,12 @@ impl Registration {
     pub fn parse(object: Map<String, Value>) -> Result<Self, ApiError> {
         let mut fields = Fields::new(object);
         let email = parse_email(&mut fields);
-        let first_name = text(&mut fields, "first_name", MAX_NAME_CHARS);
-        let last_name = text(&mut fields, "last_name", MAX_NAME_CHARS);
+        let first_name = profile_fields::optional(&mut fields, "first_name");
+        let last_name = profile_fields::optional(&mut fields, "last_name");
         let password = parse_password(&mut fields, &email, [&first_name, &last_name]);
-        let phone = parse_phone(&mut fields);
-        let website = parse_website(&mut fields);
-        let company = text(&mut fields, "company", MAX_LONG_TEXT_CHARS);
+        let phone = profile_fields::optional(&mut fields, "phone");
+        let website = profile_fields::optional(&mut fields, "website");
+        let company = profile_fields::optional(&mut fields, "company");
         let role = parse_role(&mut fields);
         let experience = parse_experience(&mut fields);
         accepted(&mut fields, "accept_terms");
@@ -89,60 +86,6 @@ fn parse_password(
     }
 }
 
-/// Free text: trimmed, at most `max` characters, no control characters.
-fn text(fields: &mut Fields, field: &str, max: usize) -> Option<String> {
-    let value = fields.optional_string(field)?;
-    if value.chars().count() > max {
-        fields.reject(field, "too_long", "This field is too long.");
-        return None;
-    }
-    if value.chars().any(capecontrol_shared::text::is_unprintable) {
-        fields.reject(
-            field,
-            "invalid_characters",
-            "This field holds control characters.",
-        );
-        return None;
-    }
-    Some(value)
-}
-
-/// Digits with the usual separators and an optional leading `+`; 7 to 15 digits (E.164).
-fn parse_phone(fields: &mut Fields) -> Option<String> {
-    let value = text(fields, "phone", MAX_PHONE_CHARS)?;
-    let digits = value.chars().filter(char::is_ascii_digit).count();
-    let body = value.strip_prefix('+').unwrap_or(&value);
-    let allowed = body
-        .chars()
-        .all(|c| c.is_ascii_digit() || " -().".contains(c));
-    if allowed && (7..=15).contains(&digits) {
-        Some(value)
-    } else {
-        fields.reject(
-            "phone",
-            "invalid_phone",
-            "Give a phone number of 7 to 15 digits.",
-        );
-        None
-    }
-}
-
-fn parse_website(fields: &mut Fields) -> Option<String> {
-    let value = text(fields, "website", MAX_LONG_TEXT_CHARS)?;
-    let valid = url::Url::parse(&value).is_ok_and(|url| {
-        matches!(url.scheme(), "http" | "https")
-            && url.host_str().is_some_and(|h| h.contains('.'))
-            && url.username().is_empty()
-            && url.password().is_none()
-    });
-    if valid {
-        Some(value)
-    } else {
-        fields.reject("website", "invalid_url", "Give an http or https address.");
-        None
-    }
-}
-
 fn parse_role(fields: &mut Fields) -> Option<Role> {
     let Some(value) = fields.optional_string("role") else {
         return Some(Role::Customer);
@@ -167,15 +110,7 @@ fn parse_role(fields: &mut Fields) -> Option<Role> {
 
 fn parse_experience(fields: &mut Fields) -> Option<Experience> {
     let value = fields.optional_string("experience")?;
-    let parsed = Experience::parse(&value);
-    if parsed.is_none() {
-        fields.reject(
-            "experience",
-            "invalid_choice",
-            "Choose beginner, intermediate, advanced or expert.",
-        );
-    }
-    parsed
+    profile_fields::experience(fields, &value)
 }
 
 fn accepted(fields: &mut Fields, field: &str) {
@@ -327,7 +262,7 @@ mod properties {
                     prop_assert_ne!(form.role, Role::Admin);
                     prop_assert_eq!(Email::parse(form.email.as_str()).ok(), Some(form.email));
                     for name in [&form.first_name, &form.last_name].into_iter().flatten() {
-                        prop_assert!(name.chars().count() <= MAX_NAME_CHARS);
+                        prop_assert!(name.chars().count() <= profile_fields::MAX_NAME_CHARS);
                     }
                 }
                 Err(error) => {

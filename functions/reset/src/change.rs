@@ -4,23 +4,19 @@
 //! because a user who changes their password on this device expects to stay signed in here,
 //! while anyone else holding an old token is signed out.
 
-use anyhow::{anyhow, Context};
+use anyhow::anyhow;
 use capecontrol_shared::audit::{AuditEntry, AuditEvent};
 use capecontrol_shared::auth::{self, Caller};
 use capecontrol_shared::clock;
 use capecontrol_shared::db::{self, TransactError};
-use capecontrol_shared::email::Email;
 use capecontrol_shared::fields::Fields;
 use capecontrol_shared::http;
 use capecontrol_shared::jwt::Subject;
-use capecontrol_shared::password::{Password, PasswordHashString};
+use capecontrol_shared::reauth;
 use capecontrol_shared::request_meta::RequestMeta;
 use capecontrol_shared::revocation;
 use capecontrol_shared::session::{self, TokenPair};
 use capecontrol_shared::state::AppState;
-use capecontrol_shared::store::credentials::{self, CredentialsItem};
-use capecontrol_shared::store::{self as keys};
-use capecontrol_shared::throttle::login::{self as throttle, FailureOutcome, LoginTarget, Verdict};
 use lambda_http::Request;
 
 use crate::confirm::{checked_password, tell_owner};
@@ -33,23 +29,7 @@ pub async fn change(
 ) -> Result<TokenPair, ResetError> {
     let Caller { claims, profile } = auth::authenticate(state, request).await?;
     let (current, new_password) = parse(request)?;
-    let email = Email::parse(&profile.email).context("stored email is not canonical")?;
-    let target = LoginTarget {
-        email: &email,
-        user: Some(&profile.id),
-        meta,
-    };
-    let seen = throttle::load(state, &email).await?;
-    refuse_while_throttled(throttle::check(state, target, &seen, clock::now()).await)?;
-    let credentials = load_credentials(state, &email).await?;
-    if !verify_current(state, &current, &credentials).await? {
-        let failure = AuditEntry::failure(AuditEvent::LoginFailed, "wrong current password")
-            .user(&profile.id);
-        return match throttle::record_failure(state, target, seen, failure).await? {
-            FailureOutcome::Counted { .. } => Err(ResetError::WrongCurrentPassword),
-            FailureOutcome::Refused(verdict) => Err(refused(verdict)),
-        };
-    }
+    reauth::confirm_password(state, &profile, &current, meta).await?;
     let password = checked_password(&new_password, &profile)?;
     let hash = state.hasher.hash(password).await?;
     let key = state
@@ -111,39 +91,4 @@ pub(crate) fn parse(request: &Request) -> Result<(String, String), ResetError> {
     current
         .zip(new_password)
         .ok_or(ResetError::InvalidAccessToken)
-}
-
-/// A wrong current password counts as a failed login, so the login waits apply here too.
-fn refuse_while_throttled(verdict: Verdict) -> Result<(), ResetError> {
-    match verdict {
-        Verdict::Open => Ok(()),
-        other => Err(refused(other)),
-    }
-}
-
-fn refused(verdict: Verdict) -> ResetError {
-    match verdict {
-        Verdict::Wait(retry_after) => ResetError::TooManyAttempts(retry_after),
-        Verdict::LockedOut | Verdict::Open => ResetError::LockedOut,
-    }
-}
-
-async fn load_credentials(state: &AppState, email: &Email) -> Result<CredentialsItem, ResetError> {
-    let key = keys::key(credentials::pk(email), credentials::SK);
-    db::get(&state.dynamo, state.table(), key)
-        .await
-        .context("read credentials")?
-        .ok_or(ResetError::InvalidAccessToken)
-}
-
-async fn verify_current(
-    state: &AppState,
-    current: &str,
-    credentials: &CredentialsItem,
-) -> Result<bool, ResetError> {
-    let Some(attempt) = Password::from_attempt(current) else {
-        return Ok(false);
-    };
-    let stored = PasswordHashString::new(credentials.password_hash.clone());
-    Ok(state.hasher.verify(attempt, stored).await?)
 }

@@ -1,6 +1,6 @@
 use capecontrol_shared::auth::AuthError;
 use capecontrol_shared::http::ApiError;
-use capecontrol_shared::throttle::RetryAfter;
+use capecontrol_shared::reauth::ReauthError;
 use lambda_http::http::StatusCode;
 
 #[derive(Debug, thiserror::Error)]
@@ -12,12 +12,9 @@ pub enum ResetError {
     InvalidResetToken,
     #[error("the access token is not valid")]
     InvalidAccessToken,
-    #[error("the current password is wrong")]
-    WrongCurrentPassword,
-    #[error("too many failed password checks")]
-    TooManyAttempts(RetryAfter),
-    #[error("locked until the password is reset")]
-    LockedOut,
+    /// The current password was wrong, or could not be checked (throttled).
+    #[error(transparent)]
+    Reauth(ReauthError),
     #[error("the account changed meanwhile")]
     AccountChanged,
     #[error("no signing key")]
@@ -36,6 +33,12 @@ impl From<AuthError> for ResetError {
     }
 }
 
+impl From<ReauthError> for ResetError {
+    fn from(error: ReauthError) -> Self {
+        Self::Reauth(error)
+    }
+}
+
 impl ResetError {
     pub fn into_api_error(self) -> ApiError {
         match self {
@@ -46,22 +49,7 @@ impl ResetError {
                 "This reset link is invalid or has expired; ask for a new one.",
             ),
             Self::InvalidAccessToken => ApiError::unauthorized(),
-            Self::WrongCurrentPassword => ApiError::new(
-                StatusCode::FORBIDDEN,
-                "invalid_current_password",
-                "The current password is not correct.",
-            ),
-            Self::TooManyAttempts(retry_after) => ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_attempts",
-                "Too many failed password checks; try again after the Retry-After delay.",
-            )
-            .with_retry_after(retry_after),
-            Self::LockedOut => ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "login_locked",
-                "Too many failed logins; reset the password to sign in again.",
-            ),
+            Self::Reauth(error) => error.into_api_error(),
             Self::AccountChanged => ApiError::new(
                 StatusCode::CONFLICT,
                 "account_changed",

@@ -204,6 +204,10 @@ pub struct AgentItem {
     pub agent_id: MarketplaceId,
     pub developer_id: UserId,
     pub created_at: String,
+    /// The audit entry of the opening, which names the developer in its metadata when an
+    /// admin opened the record: the account's erasure finds it here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_id: Option<String>,
 }
 
 impl AgentItem {
@@ -215,6 +219,7 @@ impl AgentItem {
             agent_id: agent_id.clone(),
             developer_id: developer.clone(),
             created_at: created_at.to_owned(),
+            audit_id: None,
         }
     }
 }
@@ -346,6 +351,10 @@ pub struct IdempotencyItem {
     pub developer_id: UserId,
     pub entry_sk: String,
     pub created_at: String,
+    /// The posting's audit entry (written by the admin, naming the developer in its
+    /// metadata): the account's erasure finds it here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_id: Option<String>,
 }
 
 fn s(text: impl Into<String>) -> AttributeValue {

@@ -10,6 +10,7 @@
 pub mod admins;
 pub mod audit_log;
 pub mod credentials;
+pub mod deletions;
 pub mod earnings;
 pub mod login_failures;
 pub mod password_resets;

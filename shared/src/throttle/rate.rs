@@ -17,7 +17,7 @@ use crate::db;
 use crate::email::Email;
 use crate::request_meta::RequestMeta;
 use crate::state::AppState;
-use crate::store::{self, rate_limits};
+use crate::store::{self, rate_limits, Item};
 
 /// What is limited. Each scope counts apart, so reset requests do not use up registrations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +139,39 @@ fn window(limit: RateLimit, now: OffsetDateTime) -> (i64, OffsetDateTime) {
     let start = now.unix_timestamp().div_euclid(length) * length;
     let end = OffsetDateTime::from_unix_timestamp(start + length).unwrap_or(now);
     (start, end)
+}
+
+/// How long after its end a window item may still exist: DynamoDB's TTL deletes up to two
+/// days late.
+const TTL_LAG: Duration = Duration::days(2);
+
+/// The keys of every per-email window of `email` that may still be stored at `now` (in every
+/// scope), for the export and erasure of an account; most do not exist.
+pub fn email_window_keys(limits: &RateLimits, email: &Email, now: OffsetDateTime) -> Vec<Item> {
+    let key = RateKey::email(email);
+    let length = limits.per_email.window.whole_seconds().max(1);
+    let (current, _) = window(limits.per_email, now);
+    let oldest = (now - TTL_LAG - limits.per_email.window).unix_timestamp();
+    let starts: Vec<i64> = (0..)
+        .map(|n| current - n * length)
+        .take_while(|start| *start >= oldest)
+        .collect();
+    [
+        RateScope::PASSWORD_RESET,
+        RateScope::VERIFICATION_RESEND,
+        RateScope::REGISTER,
+    ]
+    .iter()
+    .flat_map(|scope| {
+        let key = &key;
+        starts.iter().map(move |start| {
+            store::key(
+                rate_limits::pk(scope.as_str(), key.as_str(), *start),
+                rate_limits::SK,
+            )
+        })
+    })
+    .collect()
 }
 
 /// Counts one request of `key` in `scope` against `limit`, unless the window is full. One
