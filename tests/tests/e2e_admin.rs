@@ -90,17 +90,7 @@ async fn customers_and_developers_get_403_from_every_admin_route_over_http() {
 async fn admin_listing_deactivation_audit_and_the_last_admin_rule_over_http() {
     let api = Api::new().await;
     let (first_id, first) = api.admin_with_id().await;
-    for path in [
-        "/admin/users?role=admin&role=customer",
-        "/admin/audit?success=true&success=false",
-    ] {
-        let (status, answer) = api.get(path, &first).await;
-        assert_eq!(
-            (status, code(&answer)),
-            (400, "repeated_query_parameter"),
-            "{path}"
-        );
-    }
+    refused_requests(&api, &first).await;
 
     let since = clock::rfc3339(clock::now());
     let mut mine = Vec::new();
@@ -108,6 +98,15 @@ async fn admin_listing_deactivation_audit_and_the_last_admin_rule_over_http() {
         mine.push(customer(&api).await);
     }
     let path = format!("/admin/users?role=customer&created_from={since}&limit=2");
+    let (_, page) = api.get(&path, &first).await;
+    let cursor = page["next"].as_str().expect("five users, pages of two");
+    let other = format!("/admin/users?role=developer&created_from={since}&limit=2&cursor={cursor}");
+    let (status, answer) = api.get(&other, &first).await;
+    assert_eq!(
+        (status, code(&answer)),
+        (400, "invalid_cursor"),
+        "other filters"
+    );
     let listed = all_pages(&api, &first, &path, "users").await;
     let unique: HashSet<&String> = listed.iter().collect();
     assert_eq!(unique.len(), listed.len(), "no user twice: {listed:?}");
@@ -161,6 +160,85 @@ async fn admin_listing_deactivation_audit_and_the_last_admin_rule_over_http() {
     assert_eq!(left["users"].as_array().map(Vec::len), Some(1), "{left}");
 
     audit_of_the_survivor(&api, survivor_id, survivor, changes).await;
+}
+
+/// Queries and changes the admin routes refuse, each with its code (the answers are checked
+/// against openapi.yaml too); none of them changes anything.
+async fn refused_requests(api: &Api, token: &str) {
+    let field = |answer: &Value| {
+        answer["error"]["fields"][0]["code"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    for (path, status, expected) in [
+        (
+            "/admin/users?role=admin&role=customer",
+            400,
+            "repeated_query_parameter",
+        ),
+        (
+            "/admin/audit?success=true&success=false",
+            400,
+            "repeated_query_parameter",
+        ),
+        ("/admin/users?user_id=x", 400, "unknown_query_parameter"),
+        ("/admin/audit?cursor=abc.def", 400, "invalid_cursor"),
+        ("/admin/users?role=owner", 422, "invalid_choice"),
+        ("/admin/users?created_from=yesterday", 422, "invalid_time"),
+        ("/admin/users?limit=0", 422, "invalid_limit"),
+        ("/admin/audit?user_id=ABC", 422, "invalid_id"),
+        ("/admin/audit?event_type=login", 422, "invalid_choice"),
+        (
+            "/admin/audit?from=2026-12-04T00:00:00Z&to=2026-12-04T00:00:00Z",
+            422,
+            "invalid_range",
+        ),
+        (
+            "/admin/audit?from=2026-10-01T00:00:00Z&to=2026-12-04T00:00:00Z",
+            422,
+            "range_too_long",
+        ),
+    ] {
+        let (got, answer) = api.get(path, token).await;
+        let code = if got == 422 {
+            field(&answer)
+        } else {
+            Some(code(&answer).to_owned())
+        };
+        assert_eq!(
+            (got, code.as_deref()),
+            (status, Some(expected)),
+            "{path}: {answer}"
+        );
+    }
+    for (user, body, status, expected) in [
+        ("admin", json!({"role": "customer"}), 404, "user_not_found"),
+        (
+            "0b7e4cf2-5d7a-4f57-9a51-2d4f0c1e9b3a",
+            json!({"is_active": false}),
+            404,
+            "user_not_found",
+        ),
+        (
+            "0b7e4cf2-5d7a-4f57-9a51-2d4f0c1e9b3a",
+            json!({}),
+            422,
+            "validation_failed",
+        ),
+        (
+            "0b7e4cf2-5d7a-4f57-9a51-2d4f0c1e9b3a",
+            json!({"role": "owner"}),
+            422,
+            "validation_failed",
+        ),
+    ] {
+        let (got, answer) = patch(api, user, &body, token).await;
+        assert_eq!(
+            (got, code(&answer)),
+            (status, expected),
+            "{user} {body}: {answer}"
+        );
+    }
 }
 
 /// The surviving admin's entries, page by page: each once, every change there, an expired entry
