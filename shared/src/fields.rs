@@ -54,6 +54,9 @@ pub const FIELD_CODES: &[&str] = &[
     "invalid_limit",
     "not_a_developer",
     "nothing_to_change",
+    "invalid_time",
+    "invalid_range",
+    "range_too_long",
 ];
 
 #[derive(Debug)]

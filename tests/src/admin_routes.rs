@@ -83,3 +83,53 @@ pub async fn put_audit(
 pub fn code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or_default()
 }
+
+/// What a refusal says: the first field's code of a 422, the error code of anything else.
+pub fn refusal(status: u16, body: &Value) -> &str {
+    if status == 422 {
+        body["error"]["fields"][0]["code"]
+            .as_str()
+            .unwrap_or_default()
+    } else {
+        code(body)
+    }
+}
+
+/// Queries the admin listings refuse, with the status and the [`refusal`] each gets; valid
+/// whatever the table holds and the clock says.
+pub const REFUSED_QUERIES: [(&str, u16, &str); 14] = [
+    (
+        "/admin/users?role=admin&role=customer",
+        400,
+        "repeated_query_parameter",
+    ),
+    (
+        "/admin/audit?success=true&success=false",
+        400,
+        "repeated_query_parameter",
+    ),
+    ("/admin/audit?user=x", 400, "unknown_query_parameter"),
+    ("/admin/users?user_id=x", 400, "unknown_query_parameter"),
+    ("/admin/audit?cursor=abc.def", 400, "invalid_cursor"),
+    ("/admin/users?role=root", 422, "invalid_choice"),
+    ("/admin/users?active=yes", 422, "invalid_choice"),
+    ("/admin/users?created_from=yesterday", 422, "invalid_time"),
+    ("/admin/audit?event_type=made_up", 422, "invalid_choice"),
+    ("/admin/audit?user_id=USER%231", 422, "invalid_id"),
+    ("/admin/audit?limit=0", 422, "invalid_limit"),
+    (
+        "/admin/audit?from=2026-01-01T00:00:00Z&to=2026-03-01T00:00:00Z",
+        422,
+        "range_too_long",
+    ),
+    (
+        "/admin/audit?from=2026-03-01T00:00:00Z&to=2026-01-01T00:00:00Z",
+        422,
+        "invalid_range",
+    ),
+    (
+        "/admin/users?created_from=2026-03-01T00:00:00Z&created_to=2026-03-01T00:00:00Z",
+        422,
+        "invalid_range",
+    ),
+];

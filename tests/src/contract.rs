@@ -391,6 +391,48 @@ mod tests {
         assert!(wrong.is_err(), "a listing is not a record's answer");
     }
 
+    #[test]
+    fn an_admin_listing_passes_with_next_and_fails_with_the_earnings_key() {
+        let spec = Spec::repository();
+        let h = headers();
+        let entry = json!({
+            "id": "6f1c2b1e-8d4a-4c3e-9b2a-1f0e9d8c7b6a",
+            "user_id": "0b7e4cf2-5d7a-4f57-9a51-2d4f0c1e9b3a", "event_type": "admin_user_changed",
+            "event_description": "An admin changed a user.", "ip_address": "203.0.113.1",
+            "user_agent": null, "endpoint": "PATCH /admin/users/{id}", "success": true,
+            "error_message": null, "metadata": {"role": "developer"},
+            "created_at": "2026-12-04T13:25:55.123Z",
+        });
+        let page = json!({"entries": [entry], "next": "cG9z.dGFn"});
+        spec.check(
+            "GET",
+            "/admin/audit?limit=1",
+            seen(200, &h, &page.to_string()),
+        )
+        .expect("an audit page");
+        let earnings_style = json!({"entries": [entry], "next_cursor": null});
+        let wrong = spec.check(
+            "GET",
+            "/admin/audit",
+            seen(200, &h, &earnings_style.to_string()),
+        );
+        assert!(
+            wrong.is_err(),
+            "the admin listings name their cursor `next`"
+        );
+        let mut unknown = entry;
+        unknown["event_type"] = json!("login");
+        let page = json!({"entries": [unknown], "next": null});
+        let wrong = spec.check("GET", "/admin/audit", seen(200, &h, &page.to_string()));
+        assert!(wrong.is_err(), "an event type the code does not have");
+        let busy = r#"{"error":{"code":"user_busy","message":"Retry."}}"#;
+        spec.check("PATCH", "/admin/users/admin", seen(409, &h, busy))
+            .expect("a change's 409");
+        let not_found = r#"{"error":{"code":"record_not_found","message":"No."}}"#;
+        let wrong = spec.check("PATCH", "/admin/users/admin", seen(404, &h, not_found));
+        assert!(wrong.is_err(), "an earnings code on the admin route");
+    }
+
     /// The validator catches what a schema forbids: the same body passes the spec as it is
     /// and fails once one schema is deliberately wrong.
     #[test]

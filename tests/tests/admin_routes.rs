@@ -10,7 +10,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use capecontrol_shared::audit::AuditEvent;
 use capecontrol_shared::clock;
 use capecontrol_shared::store::users::{Role, UserId};
-use capecontrol_tests::admin_routes::{admin_count, code, profile_item, put_audit, send, send_as};
+use capecontrol_tests::admin_routes::{
+    admin_count, code, profile_item, put_audit, refusal, send, send_as, REFUSED_QUERIES,
+};
 use capecontrol_tests::earnings::{self as kit, seed_user, Seeded};
 use capecontrol_tests::{body_json, call, string, token, EventKind, TestStack};
 use serde_json::{json, Value};
@@ -194,47 +196,16 @@ async fn repeated_and_unknown_query_keys_are_400_and_bad_values_422_in_every_eve
     let stack = TestStack::new().await.expect("stack");
     let state = &stack.state;
     let admin = seed_user(state, Role::Admin, true).await;
-    let cases = [
-        (
-            "/admin/users?role=admin&role=customer",
-            400,
-            "repeated_query_parameter",
-        ),
-        (
-            "/admin/audit?success=true&success=false",
-            400,
-            "repeated_query_parameter",
-        ),
-        ("/admin/audit?user=x", 400, "unknown_query_parameter"),
-        ("/admin/users?role=root", 422, "validation_failed"),
-        ("/admin/users?active=yes", 422, "validation_failed"),
-        (
-            "/admin/users?created_from=yesterday",
-            422,
-            "validation_failed",
-        ),
-        ("/admin/audit?event_type=made_up", 422, "validation_failed"),
-        ("/admin/audit?user_id=USER%231", 422, "validation_failed"),
-        ("/admin/audit?limit=0", 422, "validation_failed"),
-        (
-            "/admin/audit?from=2026-01-01T00:00:00Z&to=2026-03-01T00:00:00Z",
-            422,
-            "validation_failed",
-        ),
-        (
-            "/admin/audit?from=2026-03-01T00:00:00Z&to=2026-01-01T00:00:00Z",
-            422,
-            "validation_failed",
-        ),
-    ];
     for kind in EventKind::ALL {
-        for (path, status, error) in cases {
+        for (path, status, expected) in REFUSED_QUERIES {
             let (got, answer) = send_as(state, kind, "GET", path, None, &admin.token).await;
-            assert_eq!((got, code(&answer)), (status, error), "{kind:?} {path}");
+            assert_eq!(
+                (got, refusal(got, &answer)),
+                (status, expected),
+                "{kind:?} {path}"
+            );
         }
     }
-    let (_, answer) = send(state, "GET", cases[9].0, None, &admin.token).await;
-    assert_eq!(answer["error"]["fields"][0]["code"], "range_too_long");
 }
 
 #[tokio::test]

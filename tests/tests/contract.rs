@@ -3,6 +3,7 @@
 //! `openapi.yaml` (what clients are told). A route in one but not all fails here, naming the
 //! route and where it is missing.
 
+use capecontrol_shared::audit::AuditEvent;
 use capecontrol_shared::fields::FIELD_CODES;
 use capecontrol_tests::contract::{repository_root, Route, Spec};
 use serde_norway::Value as Yaml;
@@ -171,6 +172,24 @@ fn the_spec_lists_exactly_the_field_codes_the_code_can_send() {
         undocumented.is_empty() && unused.is_empty(),
         "field codes sent but not in openapi.yaml: {undocumented:?}; \
          in openapi.yaml but never sent: {unused:?}"
+    );
+}
+
+/// The `event_type` values `GET /admin/audit` takes and lists are the code's audit events.
+#[test]
+fn the_spec_lists_exactly_the_audit_event_types_of_the_code() {
+    let spec = std::fs::read_to_string(repository_root().join("openapi.yaml")).expect("spec");
+    let spec: Yaml = serde_norway::from_str(&spec).expect("yaml");
+    let listed: Vec<&str> = spec["components"]["schemas"]["AuditEventType"]["enum"]
+        .as_sequence()
+        .expect("the AuditEventType enum")
+        .iter()
+        .filter_map(Yaml::as_str)
+        .collect();
+    let code: Vec<&str> = AuditEvent::ALL.iter().map(|e| e.as_str()).collect();
+    assert_eq!(
+        listed, code,
+        "openapi.yaml's AuditEventType against AuditEvent::ALL"
     );
 }
 

@@ -62,33 +62,40 @@ fn endpoint(route: &Route) -> &'static str {
     }
 }
 
-/// The route from the method and the path after the last `admin` segment (API Gateway may
-/// leave a stage prefix before it). The user id comes from API Gateway's path parameters when
-/// it sends them, else from the path itself (function URLs and the local router).
+/// The route from the method and the path after an `admin` segment (API Gateway may leave a
+/// stage prefix before it, which may itself be `admin`): the first such segment whose tail is
+/// a route, so that a user id spelled `admin` is still a user id. The user id comes from API
+/// Gateway's path parameters when it sends them, else from the path itself (function URLs and
+/// the local router).
 fn route(request: &Request) -> Result<Route, ApiError> {
     let path = request.uri().path().trim_end_matches('/');
     let segments: Vec<&str> = path.split('/').collect();
-    let base = segments
+    let (method, wanted) = segments
         .iter()
-        .rposition(|s| *s == "admin")
+        .enumerate()
+        .filter(|(_, s)| **s == "admin")
+        .find_map(|(base, _)| wanted(request, &segments[base + 1..]))
         .ok_or_else(ApiError::not_found)?;
-    let (method, tail) = (request.method(), &segments[base + 1..]);
-    let wanted = match tail {
-        ["users"] => (Method::GET, Route::Users),
-        ["audit"] => (Method::GET, Route::Audit),
+    if request.method() == method {
+        Ok(wanted)
+    } else {
+        Err(ApiError::wrong_method())
+    }
+}
+
+/// The method and route of the path after `admin`, if it is one.
+fn wanted(request: &Request, tail: &[&str]) -> Option<(Method, Route)> {
+    match tail {
+        ["users"] => Some((Method::GET, Route::Users)),
+        ["audit"] => Some((Method::GET, Route::Audit)),
         ["users", id] => {
             let id = request
                 .path_parameters_ref()
                 .and_then(|params| params.first("id"))
                 .unwrap_or(id);
-            (Method::PATCH, Route::Change(id.to_owned()))
+            Some((Method::PATCH, Route::Change(id.to_owned())))
         }
-        _ => return Err(ApiError::not_found()),
-    };
-    if *method == wanted.0 {
-        Ok(wanted.1)
-    } else {
-        Err(ApiError::wrong_method())
+        _ => None,
     }
 }
 
@@ -124,5 +131,18 @@ mod tests {
         assert_eq!(at("GET", "/admin/users/u-1/x"), Err(404));
         assert_eq!(at("GET", "/admin"), Err(404));
         assert_eq!(at("GET", "/auth/login"), Err(404));
+    }
+
+    #[test]
+    fn a_user_id_spelled_admin_and_a_stage_named_admin_still_route() {
+        assert_eq!(
+            at("PATCH", "/admin/users/admin"),
+            Ok(Route::Change("admin".into()))
+        );
+        assert_eq!(at("GET", "/admin/admin/users"), Ok(Route::Users));
+        assert_eq!(
+            at("PATCH", "/admin/admin/users/admin"),
+            Ok(Route::Change("admin".into()))
+        );
     }
 }
