@@ -42,6 +42,7 @@ pub const FIELD_CODES: &[&str] = &[
     "invalid_choice",
     "role_not_allowed",
     "must_accept",
+    "not_writable",
     "invalid_amount",
     "not_positive",
     "too_precise",

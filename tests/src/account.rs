@@ -4,12 +4,16 @@
 use capecontrol_shared::erasure;
 use capecontrol_shared::state::AppState;
 use capecontrol_shared::store::Item;
+use lambda_http::{Body, Response};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
+use crate::contract::{Observed, Spec};
 use crate::{body_json, string};
 
-/// A status and a JSON body from the account handler.
+/// A status and a JSON body from the account handler. Every answer is checked against
+/// `openapi.yaml` first, as the end-to-end client checks it; one to a route the spec does not
+/// have (another method on a path of the function) only for its error body's shape.
 pub async fn send(
     state: &AppState,
     method: &str,
@@ -19,7 +23,29 @@ pub async fn send(
 ) -> (u16, Value) {
     let request = crate::earnings::request(crate::EventKind::HttpApiV2, method, path, body, token);
     let response = ::account::handle(state, request).await;
+    if let Err(error) = check(method, path, &response) {
+        panic!("the answer breaks openapi.yaml: {error:#}");
+    }
     (response.status().as_u16(), body_json(&response))
+}
+
+fn check(method: &str, path: &str, response: &Response<Body>) -> anyhow::Result<()> {
+    let text = match response.body() {
+        Body::Text(text) => text.as_str(),
+        Body::Binary(bytes) => std::str::from_utf8(bytes)?,
+        _ => "",
+    };
+    let spec = Spec::repository();
+    let route = path.split('?').next().unwrap_or_default();
+    if spec.template_of(method, route).is_none() {
+        return spec.check_error_body(text);
+    }
+    let seen = Observed {
+        status: response.status().as_u16(),
+        headers: response.headers(),
+        body: text,
+    };
+    spec.check(method, path, seen)
 }
 
 /// Every page of the caller's export, following `next`: the items in the order given.
