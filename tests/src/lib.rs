@@ -15,6 +15,7 @@ use capecontrol_shared::store::Item;
 use serde_json::Value;
 use std::path::PathBuf;
 
+pub mod capacity;
 pub mod earnings;
 
 /// One isolated environment: its own table and secret, and function state using them.
@@ -114,6 +115,7 @@ pub async fn aws_config() -> anyhow::Result<aws_config::SdkConfig> {
         ),
     }
     Ok(aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(capecontrol_shared::state::https_client())
         .region(aws_config::Region::new("us-east-1"))
         .load()
         .await)
