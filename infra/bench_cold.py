@@ -42,8 +42,10 @@ ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 FIXTURE = ROOT / "tests" / "fixtures" / "apigw-http-v2.json"
 FLOORS = ("floor_hello", "floor_sdk")
-# The SDK floor once more without SSL_CERT_FILE: what reading the certificate directories costs.
-CERT_DIRS = "floor_sdk/certdirs"
+# The SDK floor once more with SSL_CERT_FILE naming the system bundle, so that the TLS client
+# reads that one file instead of the bundle and every file of the certificate directories.
+ONE_CERT_FILE = "floor_sdk/certfile"
+SYSTEM_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 PASSWORD = "violet anchor drifts past 9 moons"
 PREFIX = "/2018-06-01/runtime"
 START_TIMEOUT = 30.0
@@ -205,8 +207,8 @@ def spawn(bin_dir: Path, name: str, port: int, events: list[dict]) -> Run:
     run.stand_in = stand_in  # type: ignore[attr-defined]
     env = dict(os.environ)
     binary = name.split("/")[0]
-    if name == CERT_DIRS:
-        env.pop("SSL_CERT_FILE", None)
+    if name == ONE_CERT_FILE:
+        env["SSL_CERT_FILE"] = str(SYSTEM_BUNDLE)
     env.update({
         "AWS_LAMBDA_RUNTIME_API": f"{HOST}:{port}",
         "AWS_LAMBDA_FUNCTION_NAME": binary,
@@ -267,7 +269,8 @@ def cold_starts(args: argparse.Namespace) -> None:
     events = {name: event_for(method, path, {}) for name, (method, path) in functions().items()}
     if "login" in events:
         events["login"] = login_event(email)
-    floors = list(FLOORS) + ([CERT_DIRS] if os.environ.get("SSL_CERT_FILE") else [])
+    with_file = SYSTEM_BUNDLE.exists() and not os.environ.get("SSL_CERT_FILE")
+    floors = list(FLOORS) + ([ONE_CERT_FILE] if with_file else [])
     for floor in floors:
         events[floor] = event_for("GET", "/", {})
     names = floors + [name for name in events if name not in floors]

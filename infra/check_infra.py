@@ -51,7 +51,7 @@ EXPECTED_ENV = {
     "LOGIN_LOCKOUT_FAILURES", "LOGIN_FAILURE_MEMORY_SECONDS",
     "RATE_LIMIT_EMAIL_MAX", "RATE_LIMIT_EMAIL_WINDOW_SECONDS",
     "RATE_LIMIT_IP_MAX", "RATE_LIMIT_IP_WINDOW_SECONDS",
-    "RUST_LOG", "SSL_CERT_FILE",
+    "RUST_LOG",
 }
 TABLE_ACTIONS = {
     "RegisterFunction": {"TransactWriteItems", "PutItem", "ConditionCheckItem", "UpdateItem",

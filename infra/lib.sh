@@ -157,10 +157,6 @@ export_function_env() {
   export RATE_LIMIT_IP_MAX="${RATE_LIMIT_IP_MAX:-100}"
   export RATE_LIMIT_IP_WINDOW_SECONDS="${RATE_LIMIT_IP_WINDOW_SECONDS:-3600}"
   export RUST_LOG="${RUST_LOG:-info}"
-  # One bundle file, like SSL_CERT_FILE in template.yaml (Debian's here, when it exists).
-  if [[ -z "${SSL_CERT_FILE:-}" && -f /etc/ssl/certs/ca-certificates.crt ]]; then
-    export SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
-  fi
 }
 
 # start_watch INVOKE_PORT LOGFILE EXTRA_ARGS...
@@ -201,7 +197,7 @@ write_env_file() {
       LOGIN_THROTTLE_FREE_FAILURES LOGIN_THROTTLE_BASE_SECONDS LOGIN_THROTTLE_MAX_SECONDS \
       LOGIN_LOCKOUT_FAILURES LOGIN_FAILURE_MEMORY_SECONDS RATE_LIMIT_EMAIL_MAX \
       RATE_LIMIT_EMAIL_WINDOW_SECONDS RATE_LIMIT_IP_MAX RATE_LIMIT_IP_WINDOW_SECONDS \
-      RUST_LOG SSL_CERT_FILE TABLE_DEFINITION_FILE CAPECONTROL_API_URL; do
+      RUST_LOG TABLE_DEFINITION_FILE CAPECONTROL_API_URL; do
       if [[ -n "${!v:-}" ]]; then printf '%s=%q\n' "$v" "${!v}"; fi
     done
   } >"$1"
