@@ -46,6 +46,8 @@ FLOORS = ("floor_hello", "floor_sdk")
 # reads that one file instead of the bundle and every file of the certificate directories.
 ONE_CERT_FILE = "floor_sdk/certfile"
 SYSTEM_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+# glibc's malloc setting that template.yaml fixes (README, "Performance").
+MALLOC_VARIABLE = "MALLOC_MMAP_THRESHOLD_"
 PASSWORD = "violet anchor drifts past 9 moons"
 PREFIX = "/2018-06-01/runtime"
 START_TIMEOUT = 30.0
@@ -195,7 +197,8 @@ def packages(binaries: list[str]) -> list[str]:
     return sorted({owner[name] for name in binaries})
 
 
-def spawn(bin_dir: Path, name: str, port: int, events: list[dict]) -> Run:
+def spawn(bin_dir: Path, name: str, port: int, events: list[dict],
+          unset: tuple[str, ...] = ()) -> Run:
     """Starts `binary` under a stand-in of its own: a poll still buffered from a killed
     process reaches only the stand-in that served that process."""
     run = Run(events=events)
@@ -207,6 +210,8 @@ def spawn(bin_dir: Path, name: str, port: int, events: list[dict]) -> Run:
     run.stand_in = stand_in  # type: ignore[attr-defined]
     env = dict(os.environ)
     binary = name.split("/")[0]
+    for variable in unset:
+        env.pop(variable, None)
     if name == ONE_CERT_FILE:
         env["SSL_CERT_FILE"] = str(SYSTEM_BUNDLE)
     env.update({
@@ -300,8 +305,18 @@ def report(samples: dict[str, list[tuple[float, float]]], names: list[str], roun
 def memory(args: argparse.Namespace) -> None:
     email = f"bench-memory-{uuid.uuid4().hex[:12]}@example.com"
     register_account(args.bin_dir, args.port, email)
+    print(f"login peak resident memory (VmHWM) over {args.memory} sequential logins:")
+    variants = [("as configured", ())]
+    if os.environ.get(MALLOC_VARIABLE):
+        variants.append((f"without {MALLOC_VARIABLE}", (MALLOC_VARIABLE,)))
+    for label, unset in variants:
+        peak, threads = peak_memory(args, email, unset)
+        print(f"  {label:<36}{peak:7.1f} MiB  ({threads} threads)")
+
+
+def peak_memory(args: argparse.Namespace, email: str, unset: tuple[str, ...]) -> tuple[float, str]:
     events = [login_event(email) for _ in range(args.memory)]
-    run = spawn(args.bin_dir, "login", args.port, events)
+    run = spawn(args.bin_dir, "login", args.port, events, unset)
     process = run.process  # type: ignore[attr-defined]
     status = Path(f"/proc/{process.pid}/status").read_text()
     fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
@@ -310,8 +325,7 @@ def memory(args: argparse.Namespace) -> None:
     codes = [answer.get("statusCode") for _, answer in run.answers]
     if run.failed or codes.count(200) != args.memory:
         raise SystemExit(f"login memory run failed: {run.failed} {codes}\n{stderr}")
-    print(f"login peak resident memory over {args.memory} sequential logins: "
-          f"{int(peak) / 1024:.1f} MiB (VmHWM), {threads} threads")
+    return int(peak) / 1024, threads
 
 
 def main() -> None:

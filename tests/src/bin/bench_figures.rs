@@ -99,29 +99,36 @@ struct Row {
     index_units: f64,
 }
 
-async fn measure<F: Future<Output = anyhow::Result<()>>>(
-    name: &'static str,
-    wire: &Wire,
-    stack: &TestStack,
-    indexes: &[Index],
-    operation: F,
-) -> anyhow::Result<Row> {
-    let before = wire.snapshot(stack).await?;
-    operation.await.with_context(|| name.to_owned())?;
-    let calls = wire.take().await?;
-    let after = wire.snapshot(stack).await?;
-    let mut row = Row {
-        name,
-        calls: Vec::new(),
-        read_units: 0.0,
-        write_units: 0.0,
-        index_units: 0.0,
-    };
-    for call in &calls {
-        row.calls.push(call.operation.clone());
-        cost(call, &before, &after, indexes, &mut row);
+/// What one operation is measured with.
+#[derive(Debug)]
+struct Bench<'a> {
+    wire: &'a Wire,
+    stack: &'a TestStack,
+    indexes: &'a [Index],
+}
+
+impl Bench<'_> {
+    async fn measure<F>(&self, name: &'static str, operation: F) -> anyhow::Result<Row>
+    where
+        F: Future<Output = anyhow::Result<()>>,
+    {
+        let before = self.wire.snapshot(self.stack).await?;
+        operation.await.with_context(|| name.to_owned())?;
+        let calls = self.wire.take().await?;
+        let after = self.wire.snapshot(self.stack).await?;
+        let mut row = Row {
+            name,
+            calls: Vec::new(),
+            read_units: 0.0,
+            write_units: 0.0,
+            index_units: 0.0,
+        };
+        for call in &calls {
+            row.calls.push(call.operation.clone());
+            cost(call, &before, &after, self.indexes, &mut row);
+        }
+        Ok(row)
     }
-    Ok(row)
 }
 
 fn cost(call: &Call, before: &Snapshot, after: &Snapshot, indexes: &[Index], row: &mut Row) {
@@ -228,96 +235,88 @@ async fn costs() -> anyhow::Result<()> {
     let indexes = Index::from_definition(&definition);
     let stack = TestStack::new().await?;
     let state = &stack.state;
+    let bench = Bench {
+        wire: &wire,
+        stack: &stack,
+        indexes: &indexes,
+    };
     let email = unique_email("bench-costs");
     let mut rows = Vec::new();
-    let (w, s, i) = (&wire, &stack, indexes.as_slice());
 
     rows.push(
-        measure("register", w, s, i, async {
-            expect(&call::register(state, &registration(&email)).await, 202)
-        })
-        .await?,
+        bench
+            .measure("register", async {
+                expect(&call::register(state, &registration(&email)).await, 202)
+            })
+            .await?,
     );
     let mut pair = Value::Null;
     rows.push(
-        measure("login", w, s, i, async {
-            let response = call::login(state, &email, STRONG_PASSWORD).await;
-            pair = body_json(&response);
-            expect(&response, 200)
-        })
-        .await?,
+        bench
+            .measure("login", async {
+                let response = call::login(state, &email, STRONG_PASSWORD).await;
+                pair = body_json(&response);
+                expect(&response, 200)
+            })
+            .await?,
     );
     let mut refreshed = Value::Null;
     rows.push(
-        measure("refresh", w, s, i, async {
-            let response = call::refresh(state, &token(&pair, "refresh_token")).await;
-            refreshed = body_json(&response);
-            expect(&response, 200)
-        })
-        .await?,
+        bench
+            .measure("refresh", async {
+                let response = call::refresh(state, &token(&pair, "refresh_token")).await;
+                refreshed = body_json(&response);
+                expect(&response, 200)
+            })
+            .await?,
+    );
+    let refresh_token = token(&refreshed, "refresh_token");
+    rows.push(
+        bench
+            .measure("logout", async {
+                expect(&call::logout(state, &refresh_token).await, 204)
+            })
+            .await?,
     );
     rows.push(
-        measure("logout", w, s, i, async {
-            expect(
-                &call::logout(state, &token(&refreshed, "refresh_token")).await,
-                204,
-            )
-        })
-        .await?,
-    );
-    rows.push(
-        measure("reset request", w, s, i, async {
-            let body = json!({ "email": email });
-            expect(
-                &post_to(Handler::Reset, state, "/auth/password-reset", &body).await,
-                202,
-            )
-        })
-        .await?,
+        bench
+            .measure("reset request", async {
+                let body = json!({ "email": email });
+                let path = "/auth/password-reset";
+                expect(&post_to(Handler::Reset, state, path, &body).await, 202)
+            })
+            .await?,
     );
     let reset_token = last_mail_token(&email).await?;
     rows.push(
-        measure("reset confirm", w, s, i, async {
-            let body = json!({ "token": reset_token, "new_password": NEW_PASSWORD });
-            let path = "/auth/password-reset/confirm";
-            expect(&post_to(Handler::Reset, state, path, &body).await, 204)
-        })
-        .await?,
+        bench
+            .measure("reset confirm", async {
+                let body = json!({ "token": reset_token, "new_password": NEW_PASSWORD });
+                let path = "/auth/password-reset/confirm";
+                expect(&post_to(Handler::Reset, state, path, &body).await, 204)
+            })
+            .await?,
     );
 
     let admin = seed_user(state, Role::Admin, true).await;
     let developer = seed_user(state, Role::Developer, true).await;
     open_agent(state, &developer, "bench-agent").await;
-    rows.push(
-        measure(
+    let postings = [
+        (
             "sale",
-            w,
-            s,
-            i,
-            posting(
-                state,
-                &admin.token,
-                "/earnings/sales",
-                sale(&developer.id, "bench-agent", "bench-sale", "25.00"),
-            ),
-        )
-        .await?,
-    );
-    rows.push(
-        measure(
+            "/earnings/sales",
+            sale(&developer.id, "bench-agent", "s-1", "25.00"),
+        ),
+        (
             "payout",
-            w,
-            s,
-            i,
-            posting(
-                state,
-                &admin.token,
-                "/earnings/payouts",
-                payout(&developer.id, "bench-agent", "bench-payout", "5.00"),
-            ),
-        )
-        .await?,
-    );
+            "/earnings/payouts",
+            payout(&developer.id, "bench-agent", "p-1", "5.00"),
+        ),
+    ];
+    for (name, path, body) in postings {
+        let posted = posting(state, &admin.token, path, body);
+        rows.push(bench.measure(name, posted).await?);
+    }
     print_costs(&rows);
     Ok(())
 }
