@@ -42,10 +42,11 @@ ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 FIXTURE = ROOT / "tests" / "fixtures" / "apigw-http-v2.json"
 FLOORS = ("floor_hello", "floor_sdk")
-# The SDK floor once more with SSL_CERT_FILE naming the system bundle, so that the TLS client
-# reads that one file instead of the bundle and every file of the certificate directories.
+# The SDK floor once more with SSL_CERT_FILE naming the system bundle, as the functions run: the
+# TLS client reads that one file instead of the bundle and every file of the directories.
 ONE_CERT_FILE = "floor_sdk/certfile"
 SYSTEM_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+TRUST_STORE_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR")
 # glibc's malloc setting that template.yaml fixes (README, "Performance").
 MALLOC_VARIABLE = "MALLOC_MMAP_THRESHOLD_"
 PASSWORD = "violet anchor drifts past 9 moons"
@@ -210,9 +211,11 @@ def spawn(bin_dir: Path, name: str, port: int, events: list[dict],
     run.stand_in = stand_in  # type: ignore[attr-defined]
     env = dict(os.environ)
     binary = name.split("/")[0]
-    for variable in unset:
+    # As on Lambda, no SSL_CERT_DIR; the functions get SSL_CERT_FILE as template.yaml sets
+    # it, the SDK floor the TLS client's default probe of the system's paths.
+    for variable in unset + TRUST_STORE_VARIABLES:
         env.pop(variable, None)
-    if name == ONE_CERT_FILE:
+    if (name == ONE_CERT_FILE or name not in FLOORS) and SYSTEM_BUNDLE.exists():
         env["SSL_CERT_FILE"] = str(SYSTEM_BUNDLE)
     env.update({
         "AWS_LAMBDA_RUNTIME_API": f"{HOST}:{port}",
@@ -274,8 +277,7 @@ def cold_starts(args: argparse.Namespace) -> None:
     events = {name: event_for(method, path, {}) for name, (method, path) in functions().items()}
     if "login" in events:
         events["login"] = login_event(email)
-    with_file = SYSTEM_BUNDLE.exists() and not os.environ.get("SSL_CERT_FILE")
-    floors = list(FLOORS) + ([ONE_CERT_FILE] if with_file else [])
+    floors = list(FLOORS) + ([ONE_CERT_FILE] if SYSTEM_BUNDLE.exists() else [])
     for floor in floors:
         events[floor] = event_for("GET", "/", {})
     names = floors + [name for name in events if name not in floors]
