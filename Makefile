@@ -4,6 +4,7 @@
 #   make test       everything CI runs: lint + cargo tests + e2e
 #   make lint       fmt + clippy + template lint (cfn-lint, sam validate, checkov) + openapi.yaml
 #   make sam-build  sam build for x86_64 (slow; not part of `make test`)
+#   make bench      performance figures of the release build (README, "Performance")
 #   make routes     the HTTP routes of template.yaml (what the router serves)
 #   make admin EMAIL=... PASSWORD=... [TABLE=... REGION=...]   the first admin (README)
 #   make purge      finish pending account deletions in the `make dev` stack (README)
@@ -49,10 +50,10 @@ export E2E_PORT ?= 9101
 
 .PHONY: shellcheck help venvs dev test test-unit test-e2e lint lint-rust lint-infra fmt-check \
 	clippy cfn-lint sam-validate checkov infra-check lint-api table-def routes sam-build lock clean \
-	clean-venvs admin purge
+	clean-venvs admin purge bench bench-timing
 
 help:
-	@sed -n '3,10p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,11p' Makefile | sed 's/^# \{0,1\}//'
 
 # ------------------------------------------------------------------ venvs
 # One rule per venv; the stamp is newer than the lock file once installed.
@@ -149,6 +150,10 @@ test-unit: $(VENV)/$(STAMP) $(TABLE_DEF)
 
 test-e2e: $(VENV)/$(STAMP) $(TABLE_DEF)
 	infra/test.sh e2e
+
+# Figures, not assertions (README, "Performance"): sizes, cold starts, round trips, hashing.
+bench: $(VENV)/$(STAMP)
+	infra/bench.sh all
 
 # Figures, not assertions: medians of the answers whose timing could reveal an account.
 bench-timing: $(VENV)/$(STAMP)

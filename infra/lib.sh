@@ -158,6 +158,12 @@ export_function_env() {
   export RATE_LIMIT_IP_MAX="${RATE_LIMIT_IP_MAX:-100}"
   export RATE_LIMIT_IP_WINDOW_SECONDS="${RATE_LIMIT_IP_WINDOW_SECONDS:-3600}"
   export RUST_LOG="${RUST_LOG:-info}"
+  # As template.yaml: argon2's blocks go back to the OS (README, "Performance").
+  export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-131072}"
+  # As template.yaml: one CA bundle file (Debian's path here, when it exists).
+  if [[ -f /etc/ssl/certs/ca-certificates.crt ]]; then
+    export SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
+  fi
 }
 
 # start_watch INVOKE_PORT LOGFILE EXTRA_ARGS...
@@ -199,7 +205,7 @@ write_env_file() {
       LOGIN_THROTTLE_FREE_FAILURES LOGIN_THROTTLE_BASE_SECONDS LOGIN_THROTTLE_MAX_SECONDS \
       LOGIN_LOCKOUT_FAILURES LOGIN_FAILURE_MEMORY_SECONDS RATE_LIMIT_EMAIL_MAX \
       RATE_LIMIT_EMAIL_WINDOW_SECONDS RATE_LIMIT_IP_MAX RATE_LIMIT_IP_WINDOW_SECONDS \
-      RUST_LOG TABLE_DEFINITION_FILE CAPECONTROL_API_URL; do
+      RUST_LOG MALLOC_MMAP_THRESHOLD_ SSL_CERT_FILE TABLE_DEFINITION_FILE CAPECONTROL_API_URL; do
       if [[ -n "${!v:-}" ]]; then printf '%s=%q\n' "$v" "${!v}"; fi
     done
   } >"$1"

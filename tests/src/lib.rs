@@ -18,6 +18,7 @@ use std::path::PathBuf;
 pub mod account;
 pub mod admin_routes;
 pub mod api;
+pub mod capacity;
 pub mod contract;
 pub mod earnings;
 pub mod local;
@@ -119,6 +120,7 @@ pub async fn aws_config() -> anyhow::Result<aws_config::SdkConfig> {
         ),
     }
     Ok(aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(capecontrol_shared::state::https_client())
         .region(aws_config::Region::new("us-east-1"))
         .load()
         .await)

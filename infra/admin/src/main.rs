@@ -52,6 +52,7 @@ async fn main() -> anyhow::Result<()> {
         Err(_) => 365,
     };
     let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(capecontrol_shared::state::https_client())
         .region(aws_config::Region::new(args.region.clone()))
         .load()
         .await;
