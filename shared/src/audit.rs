@@ -9,7 +9,7 @@ use crate::request_meta::RequestMeta;
 use crate::store::audit_log::{self, AuditItem};
 use crate::store::users::UserId;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumIter)]
 pub enum AuditEvent {
     UserRegistered,
     LoginSucceeded,
@@ -51,37 +51,14 @@ pub enum AuditEvent {
 }
 
 impl AuditEvent {
-    pub const ALL: [Self; 25] = [
-        Self::UserRegistered,
-        Self::LoginSucceeded,
-        Self::LoginFailed,
-        Self::TokenRefreshed,
-        Self::RefreshTokenReuseDetected,
-        Self::Logout,
-        Self::LogoutAll,
-        Self::RegistrationAttemptOnTakenEmail,
-        Self::MailFailed,
-        Self::EmailVerified,
-        Self::PasswordResetRequested,
-        Self::PasswordResetCompleted,
-        Self::PasswordChanged,
-        Self::LoginThrottleStarted,
-        Self::LoginLockedOut,
-        Self::LoginThrottled,
-        Self::RateLimited,
-        Self::EarningsAgentCreated,
-        Self::EarningsSaleRecorded,
-        Self::EarningsPayoutRecorded,
-        Self::EarningsRecordChanged,
-        Self::AdminGranted,
-        Self::AdminUserChanged,
-        Self::AdminUsersListed,
-        Self::AdminAuditRead,
-    ];
+    /// Every event, in declaration order (derived, so a new event cannot be left out).
+    pub fn all() -> impl Iterator<Item = Self> {
+        <Self as strum::IntoEnumIterator>::iter()
+    }
 
     /// The event named `text` (an audit query's `event_type`).
     pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|event| event.as_str() == text)
+        Self::all().find(|event| event.as_str() == text)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -245,6 +222,23 @@ impl AuditEntry {
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn every_event_has_its_own_name_and_parses_back_from_it() {
+        let names: std::collections::HashSet<_> = AuditEvent::all().map(|e| e.as_str()).collect();
+        assert_eq!(names.len(), AuditEvent::all().count());
+        for event in AuditEvent::all() {
+            assert_eq!(AuditEvent::parse(event.as_str()), Some(event));
+        }
+        for name in [
+            "account_deleted",
+            "data_exported",
+            "profile_updated",
+            "session_revoked",
+        ] {
+            assert!(AuditEvent::parse(name).is_some(), "{name}");
+        }
+    }
 
     fn meta() -> RequestMeta {
         RequestMeta {

@@ -186,10 +186,10 @@ fn the_spec_lists_exactly_the_audit_event_types_of_the_code() {
         .iter()
         .filter_map(Yaml::as_str)
         .collect();
-    let code: Vec<&str> = AuditEvent::ALL.iter().map(|e| e.as_str()).collect();
+    let code: Vec<&str> = AuditEvent::all().map(|e| e.as_str()).collect();
     assert_eq!(
         listed, code,
-        "openapi.yaml's AuditEventType against AuditEvent::ALL"
+        "openapi.yaml's AuditEventType against AuditEvent::all()"
     );
 }
 
