@@ -49,7 +49,7 @@ cat >&2 <<EOF
 
   CapeControl Auth local stack is up
     API          http://$LOOPBACK:$DEV_PORT   (routes: GET http://$LOOPBACK:$DEV_PORT/_local/routes)
-    functions    http://$LOOPBACK:$WATCH_PORT/lambda-url/{register,login,refresh}/...
+    functions    http://$LOOPBACK:$WATCH_PORT/lambda-url/<binary>/... (binaries: make routes)
     moto         $AWS_ENDPOINT_URL   (log: $STATE/moto.log)
     table        $TABLE_NAME
     secret       $SIGNING_SECRET_ARN

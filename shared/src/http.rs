@@ -46,7 +46,7 @@ impl ApiError {
             ..Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "validation_failed",
-                "The request body does not fit this endpoint.",
+                "The request does not fit this endpoint; see the errors of each field.",
             )
         }
     }

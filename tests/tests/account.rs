@@ -567,6 +567,20 @@ async fn export_cursors_are_signed_and_bound_to_their_user() {
     );
     let edited = format!("/users/me/export?cursor=x{next}");
     assert_eq!(send(state, "GET", &edited, None, &user.access).await.0, 400);
+    for (query, code) in [
+        (
+            format!("cursor={next}&cursor={next}"),
+            "repeated_query_parameter",
+        ),
+        (format!("cursor={next}&limit=5"), "unknown_query_parameter"),
+    ] {
+        let path = format!("/users/me/export?{query}");
+        let (status, refused) = send(state, "GET", &path, None, &user.access).await;
+        assert_eq!(
+            (status, refused["error"]["code"].as_str()),
+            (400, Some(code))
+        );
+    }
     let (status, second) = send(state, "GET", &theirs, None, &user.access).await;
     assert_eq!(status, 200);
     let firsts: BTreeSet<String> = first["items"]

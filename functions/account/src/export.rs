@@ -20,6 +20,7 @@ use capecontrol_shared::db;
 use capecontrol_shared::email::Email;
 use capecontrol_shared::erasure::{self, query::Partition};
 use capecontrol_shared::keyring::KeySet;
+use capecontrol_shared::query::QueryParams;
 use capecontrol_shared::request_meta::RequestMeta;
 use capecontrol_shared::state::AppState;
 use capecontrol_shared::store::earnings::{self, MarketplaceId};
@@ -28,7 +29,7 @@ use capecontrol_shared::store::users::{self, UserId};
 use capecontrol_shared::store::{self as keys, audit_log, credentials, login_failures};
 use capecontrol_shared::store::{refresh_tokens, Item, PK, SK};
 use lambda_http::http::StatusCode;
-use lambda_http::{Request, RequestExt};
+use lambda_http::Request;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -92,10 +93,8 @@ pub(crate) async fn page(
         .await
         .map_err(|_| AccountError::KeysUnavailable)?;
     let scope = format!("export:{}", profile.id);
-    let cursor = request
-        .query_string_parameters_ref()
-        .and_then(|params| params.first("cursor"))
-        .map(str::to_owned);
+    let query = QueryParams::parse(request, &["cursor"])?;
+    let cursor = query.get("cursor").map(str::to_owned);
     let mut position = match &cursor {
         Some(text) => decode(&keyset, &scope, text)?,
         None => Position::default(),
