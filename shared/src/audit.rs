@@ -51,7 +51,7 @@ pub enum AuditEvent {
 }
 
 impl AuditEvent {
-    pub const ALL: [Self; 25] = [
+    pub const ALL: [Self; 29] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -74,6 +74,10 @@ impl AuditEvent {
         Self::EarningsPayoutRecorded,
         Self::EarningsRecordChanged,
         Self::AdminGranted,
+        Self::ProfileUpdated,
+        Self::SessionRevoked,
+        Self::DataExported,
+        Self::AccountDeleted,
         Self::AdminUserChanged,
         Self::AdminUsersListed,
         Self::AdminAuditRead,
