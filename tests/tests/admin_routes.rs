@@ -13,6 +13,7 @@ use capecontrol_shared::store::users::{Role, UserId};
 use capecontrol_tests::admin_routes::{
     admin_count, code, profile_item, put_audit, refusal, send, send_as, REFUSED_QUERIES,
 };
+use capecontrol_tests::contract::{Observed, Spec};
 use capecontrol_tests::earnings::{self as kit, seed_user, Seeded};
 use capecontrol_tests::{body_json, call, string, token, EventKind, TestStack};
 use serde_json::{json, Value};
@@ -491,4 +492,48 @@ async fn two_admins_stepping_down_at_once_leave_exactly_one_admin() {
         assert_eq!(outcomes, [(200, ""), (409, "last_admin")], "{body}");
         assert_eq!(admin_count(state).await, Some(1));
     }
+}
+
+/// One audit query, its answer checked against openapi.yaml: the status and the entries' ids.
+async fn audit_checked(stack: &TestStack, admin: &Seeded, path: &str) -> (u16, Vec<String>) {
+    let request = kit::request(EventKind::HttpApiV2, "GET", path, None, &admin.token);
+    let response = ::admin::handle(&stack.state, request).await;
+    let body = body_json(&response);
+    let seen = Observed {
+        status: response.status().as_u16(),
+        headers: response.headers(),
+        body: &body.to_string(),
+    };
+    if let Err(error) = Spec::repository().check("GET", path, seen) {
+        panic!("the answer breaks openapi.yaml: {error:#}");
+    }
+    let ids = body["entries"]
+        .as_array()
+        .map(|entries| entries.iter().map(|e| e["id"].to_string()).collect())
+        .unwrap_or_default();
+    (response.status().as_u16(), ids)
+}
+
+#[tokio::test]
+async fn the_account_routes_events_are_found_by_event_type_and_listed_as_the_spec_says() {
+    let stack = TestStack::new().await.expect("stack");
+    let state = &stack.state;
+    let admin = seed_user(state, Role::Admin, true).await;
+    let user = seed_user(state, Role::Customer, true).await;
+    let events = [
+        AuditEvent::ProfileUpdated,
+        AuditEvent::SessionRevoked,
+        AuditEvent::DataExported,
+        AuditEvent::AccountDeleted,
+    ];
+    let at = clock::now() - Duration::minutes(5);
+    for event in events {
+        let id = put_audit(state, &user.id, event, at, Duration::days(365)).await;
+        let path = format!("/admin/audit?event_type={}", event.as_str());
+        let (status, ids) = audit_checked(&stack, &admin, &path).await;
+        assert_eq!((status, ids), (200, vec![format!("\"{id}\"")]), "{path}");
+    }
+    let path = format!("/admin/audit?user_id={}", user.id);
+    let (status, ids) = audit_checked(&stack, &admin, &path).await;
+    assert_eq!((status, ids.len()), (200, events.len()));
 }

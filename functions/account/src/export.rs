@@ -103,7 +103,8 @@ pub(crate) async fn page(
         let audit = AuditEntry::success(AuditEvent::DataExported)
             .user(&profile.id)
             .into_item(meta, clock::now(), state.settings.audit_retention);
-        db::put_one(&state.dynamo, state.table(), &audit).await?;
+        // Conditioned on the caller, so an entry never outlives the account's erasure.
+        auth::put_as_caller(state, &profile, &audit).await?;
     }
     let email = Email::parse(&profile.email).map_err(|_| anyhow::anyhow!("stored email"))?;
     let reader = Reader {

@@ -13,9 +13,9 @@ use anyhow::Context;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::AttributeValue;
 use capecontrol_shared::audit::{AuditEntry, AuditEvent};
+use capecontrol_shared::auth;
 use capecontrol_shared::clock;
 use capecontrol_shared::cursor::{self, Purpose};
-use capecontrol_shared::db;
 use capecontrol_shared::keyring::KeySet;
 use capecontrol_shared::query::QueryParams;
 use capecontrol_shared::request_meta::RequestMeta;
@@ -87,7 +87,8 @@ impl Start {
             .detail("filters", scope)
             .detail("count", count)
             .into_item(meta, clock::now(), state.settings.audit_retention);
-        db::put_one(&state.dynamo, state.table(), &entry).await?;
+        // Conditioned on the caller, so an entry never outlives the admin's erasure.
+        auth::put_as_caller(state, &self.caller, &entry).await?;
         Ok(())
     }
 }

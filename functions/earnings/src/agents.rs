@@ -3,7 +3,8 @@
 //! names the developer. The ownership item (which makes agent ids unique marketplace-wide),
 //! the record and the audit entry are one transaction.
 
-use anyhow::anyhow;
+use anyhow::{anyhow, Context};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem};
 use capecontrol_shared::audit::{AuditEntry, AuditEvent};
 use capecontrol_shared::clock;
 use capecontrol_shared::db::{self, TransactError};
@@ -14,7 +15,8 @@ use capecontrol_shared::request_meta::RequestMeta;
 use capecontrol_shared::state::AppState;
 use capecontrol_shared::store::audit_log::AuditItem;
 use capecontrol_shared::store::earnings::{AgentItem, EarningsRecord, MarketplaceId};
-use capecontrol_shared::store::users::UserId;
+use capecontrol_shared::store::users::{self, Role, UserId};
+use capecontrol_shared::store::{self as keys};
 use lambda_http::http::StatusCode;
 use lambda_http::Request;
 use serde_json::json;
@@ -49,7 +51,7 @@ pub(crate) async fn create(
         .detail("agent_id", record.agent_id.as_str())
         .detail("currency", record.currency.as_str())
         .into_item(meta, now, state.settings.audit_retention);
-    write_opening(state, &record, &audit).await?;
+    write_opening(state, &caller, &record, &audit).await?;
     tracing::info!(
         user_id = %caller.id,
         developer_id = %developer,
@@ -61,9 +63,15 @@ pub(crate) async fn create(
     Ok(Answer::json(StatusCode::CREATED, &body))
 }
 
-/// The ownership item, the record and the audit entry, all new, in one transaction.
+/// Where the check that the developer still exists sits in the opening transaction.
+const DEVELOPER_AT: usize = 3;
+
+/// The ownership item, the record and the audit entry, all new, in one transaction, on
+/// condition that the developer is still an active developer: an account deleted (or demoted,
+/// or deactivated) after the request read it gets no record its erasure could miss.
 async fn write_opening(
     state: &AppState,
+    caller: &Caller,
     record: &EarningsRecord,
     audit: &AuditItem,
 ) -> Result<(), EarningsError> {
@@ -76,9 +84,11 @@ async fn write_opening(
         db::put_new(table, &owner)?,
         db::put_new_item(table, record.to_item())?,
         db::put_new(table, audit)?,
+        developer_check(table, &record.developer_id)?,
     ];
     match db::transact(&state.dynamo, items).await {
         Ok(()) => Ok(()),
+        Err(e) if e.condition_failed_at(DEVELOPER_AT) => Err(gone(caller, &record.developer_id)),
         Err(e) if e.condition_failed_at(0) || e.condition_failed_at(1) => {
             Err(EarningsError::AgentTaken)
         }
@@ -87,6 +97,41 @@ async fn write_opening(
         }
         Err(TransactError::Unexpected(e)) => Err(e.context("open the record").into()),
     }
+}
+
+/// The developer's profile exists, is active and has the developer role.
+fn developer_check(table: &str, developer: &UserId) -> anyhow::Result<TransactWriteItem> {
+    let check = ConditionCheck::builder()
+        .table_name(table)
+        .set_key(Some(keys::key(users::pk(developer), users::PROFILE_SK)))
+        .condition_expression("is_active = :yes AND #role = :developer")
+        .expression_attribute_names("#role", "role")
+        .expression_attribute_values(":yes", AttributeValue::Bool(true))
+        .expression_attribute_values(
+            ":developer",
+            AttributeValue::S(Role::Developer.as_str().to_owned()),
+        )
+        .build()
+        .context("build the developer check")?;
+    Ok(TransactWriteItem::builder().condition_check(check).build())
+}
+
+/// The answer when the developer changed between the read and the write: to the developer
+/// themselves their token no longer holds; to an admin it names no active developer.
+fn gone(caller: &Caller, developer: &UserId) -> EarningsError {
+    if caller.id == *developer {
+        EarningsError::InvalidAccessToken
+    } else {
+        not_a_developer()
+    }
+}
+
+fn not_a_developer() -> EarningsError {
+    EarningsError::field(
+        "developer_id",
+        "not_a_developer",
+        "This user is not an active developer.",
+    )
 }
 
 pub(crate) fn parse(request: &Request) -> Result<NewAgent, ApiError> {
@@ -140,11 +185,7 @@ async fn target_developer(
         ));
     };
     if !access::active_developer(state, &developer).await? {
-        return Err(EarningsError::field(
-            "developer_id",
-            "not_a_developer",
-            "This user is not an active developer.",
-        ));
+        return Err(not_a_developer());
     }
     Ok(developer)
 }
