@@ -67,7 +67,10 @@ async fn developer(stack: &TestStack) -> (UserId, String) {
 /// Function state whose DynamoDB client deletes the developer's account (with `access`)
 /// before its first write; the deletion's status lands in `status`.
 fn deleting_first(stack: &TestStack, access: String, status: Arc<Mutex<u16>>) -> AppState {
-    let deleter = Arc::new(AppState::new(stack.state.settings.clone(), &stack.aws));
+    // A generous budget, so that the purge finishes inside the request even on a loaded machine.
+    let mut settings = stack.state.settings.clone();
+    settings.deletion_budget = std::time::Duration::from_secs(120);
+    let deleter = Arc::new(AppState::new(settings, &stack.aws));
     let before = move || {
         let (deleter, access, status) = (deleter.clone(), access.clone(), status.clone());
         tokio::task::block_in_place(move || {

@@ -9,8 +9,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let state: &'static AppState = Box::leak(Box::new(AppState::from_env().await?));
     lambda_runtime::run(service_fn(
         move |_: LambdaEvent<serde_json::Value>| async move {
-            let completed = purge::run(state, Budget::time(purge::RUN_BUDGET)).await?;
-            Ok::<_, lambda_runtime::Error>(serde_json::json!({ "completed": completed }))
+            let run = purge::run(state, Budget::time(purge::RUN_BUDGET)).await?;
+            Ok::<_, lambda_runtime::Error>(serde_json::json!({ "completed": run.completed }))
         },
     ))
     .await

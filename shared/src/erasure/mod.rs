@@ -145,16 +145,34 @@ pub async fn tombstone(
     db::get(&state.dynamo, state.table(), key).await
 }
 
-/// Purges every pending account within one shared budget (the scheduled function).
-pub async fn purge_pending(state: &AppState, mut budget: Budget) -> anyhow::Result<usize> {
-    let mut completed = 0;
+/// What one run of [`purge_pending`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeRun {
+    pub completed: usize,
+    /// Purges that failed with an error; their tombstones stay for the next run.
+    pub failed: usize,
+}
+
+/// Purges every pending account within one shared budget (the scheduled function). A purge that
+/// fails is logged and left for the next run, so one damaged account does not hold up the rest.
+pub async fn purge_pending(state: &AppState, mut budget: Budget) -> anyhow::Result<PurgeRun> {
+    let mut run = PurgeRun::default();
     for tomb in pending(state, 25).await? {
-        match purge(state, &tomb, &mut budget).await? {
-            Progress::Complete => completed += 1,
-            Progress::Pending => break,
+        match purge(state, &tomb, &mut budget).await {
+            Ok(Progress::Complete) => run.completed += 1,
+            Ok(Progress::Pending) => break,
+            Err(error) => {
+                run.failed += 1;
+                tracing::error!(
+                    user_id = %tomb.user_id,
+                    error = format!("{error:#}"),
+                    event = "purge_failed",
+                    "purge of one account failed; the next run retries it"
+                );
+            }
         }
     }
-    Ok(completed)
+    Ok(run)
 }
 
 /// The rest of the user's partition: sessions, reset and verification pointers, anything left.
