@@ -1,7 +1,9 @@
 //! Passwords: the registration policy, and argon2id hashing on the blocking pool.
 
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
+use argon2::password_hash::rand_core::{OsRng, RngCore};
+use argon2::password_hash::{
+    Output, PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString,
+};
 use argon2::{Algorithm, Argon2, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
@@ -198,13 +200,28 @@ impl Hasher {
         !(same_algorithm && same_params)
     }
 
-    /// A hash of a random password, verified against when the account does not exist so that an
-    /// unknown email costs what a wrong password costs.
+    /// What an unknown email is verified against, so that it costs what a wrong password costs:
+    /// a PHC string with the configured algorithm and parameters, a random salt and a random
+    /// output. Verification recomputes argon2id over the attempt whatever the output is, so
+    /// nothing needs hashing here (no work at cold start), and no password matches it.
     pub async fn dummy_hash(&self) -> anyhow::Result<PasswordHashString> {
-        let random = crate::opaque_token::OpaqueToken::generate()?;
-        let password = Password::from_attempt(random.expose())
-            .ok_or_else(|| anyhow::anyhow!("dummy password over the byte cap"))?;
-        self.hash(password).await
+        let salt = SaltString::generate(&mut OsRng);
+        let mut output = vec![
+            0_u8;
+            self.params
+                .output_len()
+                .unwrap_or(Params::DEFAULT_OUTPUT_LEN)
+        ];
+        OsRng.fill_bytes(&mut output);
+        let output = Output::new(&output).map_err(|e| anyhow::anyhow!("argon2 output: {e}"))?;
+        let (m, t, p) = (
+            self.params.m_cost(),
+            self.params.t_cost(),
+            self.params.p_cost(),
+        );
+        let phc = format!("$argon2id$v=19$m={m},t={t},p={p}${salt}${output}");
+        PasswordHash::new(&phc).map_err(|e| anyhow::anyhow!("dummy hash: {e}"))?;
+        Ok(PasswordHashString::new(phc))
     }
 }
 
@@ -213,6 +230,22 @@ mod tests {
     use super::*;
 
     const STRONG: &str = "correct horse battery staple 42";
+
+    #[tokio::test]
+    async fn the_dummy_hash_has_the_configured_parameters_and_matches_no_password() {
+        let hasher = Hasher::with_params(1024, 2, 1).expect("params");
+        let dummy = hasher.dummy_hash().await.expect("dummy");
+        assert!(
+            !hasher.needs_rehash(&dummy),
+            "same algorithm and parameters as real hashes"
+        );
+        let again = hasher.dummy_hash().await.expect("dummy");
+        assert_ne!(dummy.expose(), again.expose(), "random salt and output");
+        for attempt in ["", STRONG, "password"] {
+            let attempt = Password::from_attempt(attempt).expect("attempt");
+            assert!(!hasher.verify(attempt, dummy.clone()).await.expect("verify"));
+        }
+    }
 
     #[test]
     fn short_long_and_over_the_byte_cap_are_refused() {

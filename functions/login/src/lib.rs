@@ -117,8 +117,8 @@ impl LoginError {
     }
 }
 
-/// Computes the dummy hash in the background at cold start, so that even the first unknown
-/// email of a container costs one verification, like a wrong password, and not a hash besides.
+/// Prepares the dummy hash at cold start (no hashing: see `Hasher::dummy_hash`), so that an
+/// unknown email costs one verification, like a wrong password.
 pub fn on_start(state: &'static AppState) {
     tokio::spawn(async move {
         if let Err(error) = state.dummy_hash().await {
