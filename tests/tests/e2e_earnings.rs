@@ -76,7 +76,7 @@ async fn open_sell_replay_pay_out_change_and_read_over_http() {
     let (status, listed) = api.get("/earnings?limit=1", &token).await;
     assert_eq!(status, 200, "{listed}");
     assert_eq!(listed["totals"][0]["balance"], "0.51");
-    assert_eq!(listed["next_cursor"], Value::Null);
+    assert_eq!(listed["next"], Value::Null);
 }
 
 #[tokio::test]

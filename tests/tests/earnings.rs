@@ -649,7 +649,7 @@ async fn records_page_by_agent_id_with_cursors_bound_to_their_developer() {
         let records = page["records"].as_array().expect("records");
         assert!(records.len() <= 2);
         seen.extend(records.iter().map(|r| text(r, "/agent_id").to_owned()));
-        let Some(cursor) = page["next_cursor"].as_str() else {
+        let Some(cursor) = page["next"].as_str() else {
             break;
         };
         first_cursor.get_or_insert(cursor.to_owned());
@@ -712,7 +712,7 @@ async fn entries_come_newest_first_in_pages() {
         assert_eq!(page["record"]["total_sales"], "5.00");
         let entries = page["entries"].as_array().expect("entries");
         seen.extend(entries.iter().map(|e| text(e, "/sale_id").to_owned()));
-        match page["next_cursor"].as_str() {
+        match page["next"].as_str() {
             Some(cursor) => {
                 cursor_seen.get_or_insert(cursor.to_owned());
                 path = format!("/earnings/a-1?limit=2&cursor={cursor}");

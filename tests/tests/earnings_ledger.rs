@@ -53,7 +53,7 @@ async fn all_entries(stack: &TestStack, who: &Seeded, agent: &str) -> (Value, Ve
         let (status, page) = send(&stack.state, "GET", &path, None, &who.token).await;
         assert_eq!(status, 200, "{page}");
         entries.extend(page["entries"].as_array().cloned().unwrap_or_default());
-        match page["next_cursor"].as_str() {
+        match page["next"].as_str() {
             Some(cursor) => path = format!("/earnings/{agent}?limit=7&cursor={cursor}"),
             None => return (page["record"].clone(), entries),
         }

@@ -44,7 +44,7 @@ pub(crate) async fn list(state: &AppState, request: &Request) -> Result<Answer, 
         .filter(|r| after.as_deref().is_none_or(|a| r.agent_id.as_str() > a))
         .collect();
     let page = &remaining[..remaining.len().min(limit)];
-    let next_cursor = (remaining.len() > limit)
+    let next = (remaining.len() > limit)
         .then(|| page.last())
         .flatten()
         .map(|last| cursor::encode(&keys, Purpose::Earnings, &scope, last.agent_id.as_str()));
@@ -52,7 +52,7 @@ pub(crate) async fn list(state: &AppState, request: &Request) -> Result<Answer, 
         "developer_id": developer,
         "records": page.iter().map(|r| view::record(r)).collect::<Vec<_>>(),
         "totals": totals,
-        "next_cursor": next_cursor,
+        "next": next,
     });
     Ok(Answer::json(StatusCode::OK, &body))
 }
@@ -70,11 +70,11 @@ pub(crate) async fn record(
 
     let record = records::visible_record(state, &caller, &agent).await?;
     let (entries, last_key) = entries_page(state, &agent, limit, after).await?;
-    let next_cursor = last_key.map(|sk| cursor::encode(&keys, Purpose::Earnings, &scope, &sk));
+    let next = last_key.map(|sk| cursor::encode(&keys, Purpose::Earnings, &scope, &sk));
     let body = json!({
         "record": view::record(&record),
         "entries": entries.iter().map(view::entry).collect::<Vec<Value>>(),
-        "next_cursor": next_cursor,
+        "next": next,
     });
     Ok(Answer::json(StatusCode::OK, &body))
 }
