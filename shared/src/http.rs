@@ -83,6 +83,16 @@ impl ApiError {
         )
     }
 
+    /// A listing's cursor that this listing did not issue (edited, from other filters or
+    /// another listing, or signed with a key no longer kept).
+    pub fn invalid_cursor() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+            "The cursor is not valid for this listing and its filters; start it again.",
+        )
+    }
+
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "No such route.")
     }

@@ -82,11 +82,7 @@ impl AccountError {
                 "session_not_found",
                 "No live session of this account has that id.",
             ),
-            Self::InvalidCursor => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_cursor",
-                "The cursor is not valid for this listing; start again without it.",
-            ),
+            Self::InvalidCursor => ApiError::invalid_cursor(),
             Self::KeysUnavailable => ApiError::service_unavailable(),
             Self::Unexpected(error) => {
                 tracing::error!(error = format!("{error:#}"), "account request failed");

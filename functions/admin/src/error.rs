@@ -82,11 +82,7 @@ impl AdminError {
                 "user_busy",
                 "The user is changing right now; retry shortly.",
             ),
-            Self::InvalidCursor => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_cursor",
-                "The cursor is invalid, expired or from other filters; start again.",
-            ),
+            Self::InvalidCursor => ApiError::invalid_cursor(),
             Self::Unexpected(error) => {
                 tracing::error!(error = format!("{error:#}"), "admin request failed");
                 ApiError::internal()

@@ -93,11 +93,7 @@ impl EarningsError {
                 "record_busy",
                 "The record is changing too often right now; retry shortly.",
             ),
-            Self::InvalidCursor => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_cursor",
-                "The cursor is invalid or expired; start the listing again.",
-            ),
+            Self::InvalidCursor => ApiError::invalid_cursor(),
             Self::Unexpected(error) => {
                 tracing::error!(error = format!("{error:#}"), "earnings request failed");
                 ApiError::internal()
