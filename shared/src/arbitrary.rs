@@ -78,6 +78,15 @@ pub fn body() -> impl Strategy<Value = Body> {
     ]
 }
 
+/// A request with `method` and `path` and no body, as a router sees it.
+pub fn bare_request(method: &str, path: &str) -> Request {
+    HttpRequest::builder()
+        .method(method)
+        .uri(path)
+        .body(Body::Empty)
+        .unwrap_or_default()
+}
+
 /// A request to `path` with any method, content type, authorization and body.
 pub fn request(path: &'static str) -> impl Strategy<Value = Request> {
     let method = prop::sample::select(&["GET", "POST", "PATCH", "PUT", "DELETE"][..]);

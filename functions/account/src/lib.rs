@@ -111,15 +111,10 @@ fn route(request: &Request) -> Result<Route, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lambda_http::http::Request as HttpRequest;
+    use capecontrol_shared::arbitrary::bare_request;
 
     fn at(method: &str, path: &str) -> Result<Route, u16> {
-        let request: Request = HttpRequest::builder()
-            .method(method)
-            .uri(path)
-            .body(Body::Empty)
-            .expect("request");
-        route(&request).map_err(|e| e.status.as_u16())
+        route(&bare_request(method, path)).map_err(|e| e.status.as_u16())
     }
 
     #[test]

@@ -148,15 +148,10 @@ fn route(request: &Request) -> Result<Route, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lambda_http::http::Request as HttpRequest;
+    use capecontrol_shared::arbitrary::bare_request;
 
     fn at(method: &str, path: &str) -> Result<Route, u16> {
-        let request: Request = HttpRequest::builder()
-            .method(method)
-            .uri(path)
-            .body(Body::Empty)
-            .expect("request");
-        route(&request).map_err(|e| e.status.as_u16())
+        route(&bare_request(method, path)).map_err(|e| e.status.as_u16())
     }
 
     #[test]
@@ -186,7 +181,9 @@ mod tests {
 #[cfg(test)]
 mod properties {
     use super::*;
-    use capecontrol_shared::arbitrary::{check_parsed, config, json_request, request};
+    use capecontrol_shared::arbitrary::{
+        bare_request, check_parsed, config, json_request, request,
+    };
     use lambda_http::http::Request as HttpRequest;
     use proptest::prelude::*;
     use std::collections::HashMap;
@@ -213,12 +210,7 @@ mod properties {
             path in "(/prod)?/(earnings|x)(/[A-Za-z0-9._-]{0,12}){0,2}/?",
             method in prop::sample::select(&["GET", "POST", "PATCH", "PUT", "DELETE"][..]),
         ) {
-            let request: Request = HttpRequest::builder()
-                .method(method)
-                .uri(path.as_str())
-                .body(Body::Empty)
-                .unwrap_or_default();
-            match route(&request) {
+            match route(&bare_request(method, &path)) {
                 Ok(Route::Record(agent) | Route::Change(agent)) => {
                     let last = path.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
                     prop_assert_eq!(agent.as_str(), last);
